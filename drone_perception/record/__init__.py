@@ -1,0 +1,1 @@
+"""Flight record: every stage writes here; the audit reads it back."""
