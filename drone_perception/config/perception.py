@@ -37,3 +37,15 @@ class TrackerConfig(_Strict):
                                     "re-acquired (only by a detection consistent with its prediction).")
     lock_gate_sigma: float = Field(3.0, gt=0.0, le=10.0,
                                    description="Gate (in sigmas) for re-acquiring the locked subject.")
+    ground_gate_chi2: float = Field(13.8, gt=0.0, le=100.0,
+                                    description="Gate on the squared ground Mahalanobis distance between a "
+                                    "track and a detection (2 dof; 13.8 = 99.9 %). Raise it to tolerate worse "
+                                    "camera poses, lower it to separate people walking close together.")
+    person_height_m: float = Field(1.75, gt=0.5, le=2.5,
+                                   description="Assumed body height for ground positions and projected boxes.")
+    lock_size_ratio_max: float = Field(1.6, gt=1.0, le=10.0,
+                                       description="Re-acquisition: largest allowed ratio between a candidate's "
+                                       "box height and the subject's last box height (either way).")
+    lock_appearance_min: float = Field(0.5, ge=0.0, le=1.0,
+                                       description="Re-acquisition: smallest colour-histogram similarity "
+                                       "(Bhattacharyya coefficient) to the subject, when appearance is given.")
