@@ -1,0 +1,398 @@
+"""Camera geometry: pixels <-> rays <-> ground points, and where a person box puts the person.
+
+Pure numpy, vectorised over N points/boxes, no I/O.
+
+Frames (see DESIGN.md): world NED (x north, y east, z down, metres); camera optical ``_cam`` (x right,
+y down, z forward). Pixel coordinates ``uv_px`` are (u = column, v = row) with the origin at the top-left
+corner of the image, v growing downwards. The ground is the horizontal plane ``z = ground_down_m``
+(NED down, so a ground 2 m below home is ``ground_down_m = 2``).
+
+A person is modelled as a vertical body standing on the ground: a rectangle ``width_m`` wide (facing the
+camera) from the foot point up ``height_m``. :func:`person_box` renders it into a box; :func:`locate_people`
+inverts that, fusing two range cues with their propagated uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from drone_perception.errors import InvalidValueError
+from drone_perception.types import CameraIntrinsics, CameraModel
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Rays closer than this (direction cosine) to horizontal never meet the ground (at/above the horizon).
+_MIN_DOWN_COSINE = 1e-6
+#: A box edge within this many pixels of the image border is treated as truncated by the border.
+_BORDER_MARGIN_PX = 1.0
+#: Boxes shorter than this carry no usable height cue.
+_MIN_BOX_HEIGHT_PX = 2.0
+#: Variance given to the down component of a fused foot point: the ground is assumed flat to ~0.1 m.
+_GROUND_VAR_M2 = 0.1**2
+#: Regularisation (m^2) of the 2x2 horizontal covariances before they are inverted.
+_REG_VAR_M2 = 1e-9
+#: Finite-difference steps of the Jacobians (pixels, metres of body height).
+_FD_STEP_PX = 1e-3
+_FD_STEP_M = 1e-4
+_E_DOWN = np.array([0.0, 0.0, 1.0])
+
+
+def _points(name: str, value: npt.ArrayLike, width: int) -> FloatArray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape[0] == width:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != width:
+        raise InvalidValueError(f"{name}: expected shape (N, {width}), got {np.shape(value)}")
+    return arr
+
+
+def _per_item(name: str, value: npt.ArrayLike, n: int) -> FloatArray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise InvalidValueError(f"{name}: expected a scalar or shape ({n},), got {arr.shape}")
+    return arr
+
+
+# --------------------------------------------------------------------------------------------------
+# Rays and projection
+
+
+def _rays_cam_unnormalised(intrinsics: CameraIntrinsics, uv: FloatArray) -> FloatArray:
+    """Optical-frame directions (x/z, y/z, 1) through pixel centres ``uv`` (N, 2)."""
+    x = (uv[:, 0] - intrinsics.cx_px) / intrinsics.fx_px
+    y = (uv[:, 1] - intrinsics.cy_px) / intrinsics.fy_px
+    return np.column_stack([x, y, np.ones_like(x)])
+
+
+def pixel_to_ray_cam(intrinsics: CameraIntrinsics, uv_px: npt.ArrayLike) -> FloatArray:
+    """Unit rays (N, 3) in the optical frame (x right, y down, z forward) through pixels ``uv_px`` (N, 2)."""
+    rays = _rays_cam_unnormalised(intrinsics, _points("uv_px", uv_px, 2))
+    return rays / np.linalg.norm(rays, axis=1, keepdims=True)
+
+
+def rays_ned(camera: CameraModel, uv_px: npt.ArrayLike) -> FloatArray:
+    """Unit rays (N, 3) in NED from the optical centre through pixels ``uv_px`` (N, 2)."""
+    return pixel_to_ray_cam(camera.intrinsics, uv_px) @ camera.R_ned_from_cam.T
+
+
+def project_points(camera: CameraModel, points_ned_m: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Project NED points (N, 3) into the image.
+
+    Returns ``(uv_px (N, 2), depth_m (N,))``; ``depth_m`` is the distance along the optical axis
+    (z of the optical frame). Points with ``depth_m <= 0`` are behind the camera and get NaN pixels.
+    Pixels outside the image are returned as they are (not clipped).
+    """
+    pts = _points("points_ned_m", points_ned_m, 3)
+    p_cam = (pts - camera.position_ned_m) @ camera.R_ned_from_cam  # row-wise R^T (p - c)
+    depth = p_cam[:, 2]
+    k = camera.intrinsics
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = k.fx_px * p_cam[:, 0] / depth + k.cx_px
+        v = k.fy_px * p_cam[:, 1] / depth + k.cy_px
+    uv = np.column_stack([u, v])
+    uv[~(depth > 0.0)] = np.nan
+    return uv, depth
+
+
+def _ground_hit(
+    camera: CameraModel, uv: FloatArray, ground_down_m: float
+) -> tuple[FloatArray, BoolArray]:
+    """Ray-plane intersection on pixels ``uv`` (no input checks). Invalid rows are NaN."""
+    d = _rays_cam_unnormalised(camera.intrinsics, uv) @ camera.R_ned_from_cam.T
+    height_m = ground_down_m - camera.position_ned_m[2]  # > 0 when the camera is above the ground
+    d_norm = np.linalg.norm(d, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = height_m / d[:, 2]
+        valid = (d[:, 2] / d_norm > _MIN_DOWN_COSINE) & (t > 0.0) & np.isfinite(t)
+    pts = camera.position_ned_m + t[:, None] * d
+    pts[~valid] = np.nan
+    pts[valid, 2] = ground_down_m  # exact, not c + t*d rounded
+    return pts, valid
+
+
+def ground_intersect(
+    camera: CameraModel, uv_px: npt.ArrayLike, ground_down_m: float = 0.0
+) -> tuple[FloatArray, BoolArray]:
+    """Where the rays through ``uv_px`` (N, 2) meet the ground plane ``z = ground_down_m`` (NED).
+
+    Returns ``(points_ned_m (N, 3), valid (N,))``. ``valid`` is False (and the point NaN) when the ray is at
+    or above the horizon, or the camera is not above the ground, so the plane is not hit in front of it.
+    """
+    if not math.isfinite(ground_down_m):
+        raise InvalidValueError(f"ground_down_m: must be finite, got {ground_down_m!r}")
+    return _ground_hit(camera, _points("uv_px", uv_px, 2), float(ground_down_m))
+
+
+# --------------------------------------------------------------------------------------------------
+# People
+
+
+@dataclass(frozen=True)
+class PersonFix:
+    """Ground position of N people located from their boxes.
+
+    ``position_ned_m`` (N, 3): foot point, on the ground plane (z = ground_down_m); NaN where not valid.
+    ``cov_ned_m2`` (N, 3, 3): covariance of that point (horizontal block from pixel noise and the body-height
+    prior; the down variance is a fixed flat-ground allowance of (0.1 m)^2). NaN where not valid.
+    ``range_m`` (N,): 3D distance from the optical centre to the foot point (NaN where not valid).
+    ``valid`` (N,): False when neither the foot cue nor the height cue could place the person.
+    """
+
+    position_ned_m: FloatArray
+    cov_ned_m2: FloatArray
+    range_m: FloatArray
+    valid: BoolArray
+
+    def __len__(self) -> int:
+        return int(self.valid.shape[0])
+
+
+def _box_cues(camera: CameraModel, theta: FloatArray, ground_down_m: float) -> tuple[FloatArray, BoolArray]:
+    """The three range cues for inputs ``theta`` (N, 5) = (x1, y1, x2, y2, body height m).
+
+    Returns ``(ne (N, 3, 2), ok (N, 3))``: the horizontal (north, east) foot position of each cue and
+    whether it is geometrically defined, in the order of :data:`_CUES`:
+
+    * foot: the bottom-centre ray intersected with the ground plane;
+    * segment: the vertical segment of the given height with its bottom on the bottom-centre ray and its
+      top on the top-centre ray (least squares over the 3 NED components; the ground plane is not used);
+    * head: the top-centre ray intersected with the plane ``height`` above the ground (for feet cut off).
+    """
+    u = 0.5 * (theta[:, 0] + theta[:, 2])
+    uv_bot = np.column_stack([u, theta[:, 3]])
+    uv_top = np.column_stack([u, theta[:, 1]])
+    foot, foot_ok = _ground_hit(camera, uv_bot, ground_down_m)
+    R = camera.R_ned_from_cam
+    d_bot = _rays_cam_unnormalised(camera.intrinsics, uv_bot) @ R.T
+    d_top = _rays_cam_unnormalised(camera.intrinsics, uv_top) @ R.T
+    # Solve s*d_bot - q*d_top = H * up for (s, q), up = -e_down, by the 2x2 normal equations.
+    a, b = d_bot, -d_top
+    rhs = -theta[:, 4:5] * _E_DOWN
+    aa = np.einsum("ij,ij->i", a, a)
+    ab = np.einsum("ij,ij->i", a, b)
+    bb = np.einsum("ij,ij->i", b, b)
+    ar = np.einsum("ij,ij->i", a, rhs)
+    br = np.einsum("ij,ij->i", b, rhs)
+    det = aa * bb - ab * ab
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (bb * ar - ab * br) / det
+        q = (aa * br - ab * ar) / det
+    seg_ok = np.isfinite(s) & (s > 0.0) & (q > 0.0) & (np.abs(det) > 1e-12)
+    seg = camera.position_ned_m + s[:, None] * d_bot
+    # Head plane: one ray, one plane per row (the plane height is part of theta).
+    head_h = (ground_down_m - theta[:, 4]) - camera.position_ned_m[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = head_h / d_top[:, 2]
+        head_ok = (d_top[:, 2] / np.linalg.norm(d_top, axis=1) > _MIN_DOWN_COSINE) & (t > 0.0) & np.isfinite(t)
+    head = camera.position_ned_m + t[:, None] * d_top
+    ne = np.stack([foot[:, :2], seg[:, :2], head[:, :2]], axis=1)
+    return ne, np.column_stack([foot_ok, seg_ok, head_ok])
+
+
+_CUES = ("foot", "segment", "head")
+_FOOT, _SEGMENT, _HEAD = range(3)
+
+
+def _jacobian(camera: CameraModel, theta: FloatArray, ground_down_m: float) -> FloatArray:
+    """d(cue_ne)/d(theta): (N, 3, 2, 5) by central differences (the cues are smooth where defined)."""
+    n = theta.shape[0]
+    J = np.zeros((n, 3, 2, 5))
+    steps = np.array([_FD_STEP_PX] * 4 + [_FD_STEP_M])
+    for k in range(5):
+        plus, minus = theta.copy(), theta.copy()
+        plus[:, k] += steps[k]
+        minus[:, k] -= steps[k]
+        J[..., k] = (_box_cues(camera, plus, ground_down_m)[0] - _box_cues(camera, minus, ground_down_m)[0]) / (
+            2 * steps[k]
+        )
+    return J
+
+
+def locate_people(
+    camera: CameraModel,
+    xyxy_px: npt.ArrayLike,
+    *,
+    person_height_m: float = 1.75,
+    pixel_sigma_px: float = 2.0,
+    height_sigma_m: float = 0.15,
+    ground_down_m: float = 0.0,
+) -> PersonFix:
+    """Locate people on the ground from their boxes ``xyxy_px`` (N, 4) = (x1, y1, x2, y2).
+
+    Range cues (see :func:`_box_cues`): (1) foot: the bottom-centre pixel intersected with the ground
+    plane; (2) body height: a vertical body ``person_height_m`` tall spanning the box's bottom and top rows
+    (or, when the feet are cut off by the image bottom, the top-centre ray meeting the plane one body height
+    above the ground). Each box edge carries independent pixel noise ``pixel_sigma_px`` and the body height
+    is N(person_height_m, height_sigma_m^2); both are propagated through the (finite-difference) Jacobian of
+    all cues jointly, so their correlation (they share box edges) is kept, and the usable cues are fused by
+    generalised least squares (information weighting). The uncertainty therefore grows with range and at
+    shallow viewing angles, where the foot cue degrades and the height cue takes over.
+
+    A cue is dropped when it cannot work: the foot cue when the bottom-centre is at/above the horizon or the
+    bottom edge touches the image bottom (feet cut off); the body-height cue when the head is cut off (top
+    edge at the image top) or the box is under 2 px tall. A box touching the left/right border has its cut
+    edge's noise raised to the visible box width (its centre column is then uncertain).
+    """
+    for name, val in (("person_height_m", person_height_m), ("pixel_sigma_px", pixel_sigma_px),
+                      ("height_sigma_m", height_sigma_m)):
+        if not (math.isfinite(val) and val > 0.0):
+            raise InvalidValueError(f"{name}: must be finite and > 0, got {val!r}")
+    if not math.isfinite(ground_down_m):
+        raise InvalidValueError(f"ground_down_m: must be finite, got {ground_down_m!r}")
+    boxes = _points("xyxy_px", xyxy_px, 4)
+    n = boxes.shape[0]
+    if not np.all(np.isfinite(boxes)):
+        raise InvalidValueError("xyxy_px: contains NaN or infinite values")
+    if n and (np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1])):
+        raise InvalidValueError("xyxy_px: boxes must have x2 >= x1 and y2 >= y1")
+    w_img, h_img = camera.intrinsics.size_wh_px
+    theta = np.column_stack([boxes, np.full(n, float(person_height_m))])
+
+    ne, ok = _box_cues(camera, theta, float(ground_down_m))
+    top_cut = boxes[:, 1] <= _BORDER_MARGIN_PX
+    bottom_cut = boxes[:, 3] >= h_img - _BORDER_MARGIN_PX
+    tall_enough = boxes[:, 3] - boxes[:, 1] >= _MIN_BOX_HEIGHT_PX
+    use = np.column_stack([
+        ok[:, _FOOT] & ~bottom_cut,
+        ok[:, _SEGMENT] & ~bottom_cut & ~top_cut & tall_enough,
+        ok[:, _HEAD] & bottom_cut & ~top_cut,
+    ])
+
+    sig = np.tile([pixel_sigma_px] * 4 + [height_sigma_m], (n, 1))
+    box_w = boxes[:, 2] - boxes[:, 0]
+    cut_left, cut_right = boxes[:, 0] <= _BORDER_MARGIN_PX, boxes[:, 2] >= w_img - _BORDER_MARGIN_PX
+    sig[cut_left, 0] = np.maximum(pixel_sigma_px, box_w[cut_left])
+    sig[cut_right, 2] = np.maximum(pixel_sigma_px, box_w[cut_right])
+
+    J = _jacobian(camera, theta, float(ground_down_m)).reshape(n, 6, 5)
+    C = np.einsum("nik,nk,njk->nij", J, sig**2, J)  # joint (6x6) covariance of the three cues
+    y = ne.reshape(n, 6)
+    pos_ne = np.full((n, 2), np.nan)
+    cov_ne = np.full((n, 2, 2), np.nan)
+    patterns, inverse = np.unique(use, axis=0, return_inverse=True)
+    for pattern_id, pattern in enumerate(patterns):
+        cues = np.flatnonzero(pattern)
+        if cues.size == 0:
+            continue
+        rows = np.flatnonzero(inverse.reshape(-1) == pattern_id)
+        idx = np.concatenate([[2 * c, 2 * c + 1] for c in cues])
+        Cs = C[np.ix_(rows, idx, idx)] + _REG_VAR_M2 * np.eye(idx.size)
+        # Generalised least squares with A = [I; I; ...]: cov = (A^T C^-1 A)^-1, x = cov A^T C^-1 y.
+        Ci = np.linalg.inv(Cs)
+        k = cues.size
+        AtCi = Ci.reshape(rows.size, k, 2, 2 * k).sum(axis=1)  # (M, 2, 2k)
+        info = AtCi.reshape(rows.size, 2, k, 2).sum(axis=2)  # (M, 2, 2)
+        cov_r = np.linalg.inv(info)
+        pos_ne[rows] = np.einsum("nij,nj->ni", cov_r, np.einsum("nij,nj->ni", AtCi, y[np.ix_(rows, idx)]))
+        cov_ne[rows] = 0.5 * (cov_r + np.transpose(cov_r, (0, 2, 1)))
+
+    valid = np.any(use, axis=1)
+    position = np.column_stack([pos_ne, np.full(n, float(ground_down_m))])
+    position[~valid] = np.nan
+    cov = np.full((n, 3, 3), np.nan)
+    cov[valid] = 0.0
+    cov[valid, :2, :2] = cov_ne[valid]
+    cov[valid, 2, 2] = _GROUND_VAR_M2
+    rng = np.linalg.norm(position - camera.position_ned_m, axis=1)
+    return PersonFix(position_ned_m=position, cov_ned_m2=cov, range_m=rng, valid=valid)
+
+
+def person_box(
+    camera: CameraModel,
+    foot_ned_m: npt.ArrayLike,
+    height_m: npt.ArrayLike,
+    width_m: npt.ArrayLike,
+) -> tuple[FloatArray, BoolArray]:
+    """Image box of vertical person bodies standing at ``foot_ned_m`` (N, 3).
+
+    The body is a rectangle ``width_m`` wide, centred on the foot point along the camera's right axis
+    (so it faces the camera), from the foot up ``height_m`` (towards -z). Returns ``(xyxy_px (N, 4),
+    visible (N,))``: the bounding box of the projected corners, clipped to the image. ``visible`` is False
+    (and the box NaN) when any corner is behind the camera or the box lies wholly outside the image.
+    """
+    foot = _points("foot_ned_m", foot_ned_m, 3)
+    n = foot.shape[0]
+    h = _per_item("height_m", height_m, n)
+    w = _per_item("width_m", width_m, n)
+    right = camera.R_ned_from_cam[:, 0].copy()
+    right[2] = 0.0
+    norm = np.linalg.norm(right)
+    right = right / norm if norm > 1e-9 else np.array([0.0, 1.0, 0.0])
+    half = 0.5 * w[:, None] * right
+    up = -h[:, None] * _E_DOWN
+    corners = np.stack([foot - half, foot + half, foot - half + up, foot + half + up], axis=1)  # (N, 4, 3)
+    uv, depth = project_points(camera, corners.reshape(-1, 3))
+    uv = uv.reshape(n, 4, 2)
+    in_front = np.all(depth.reshape(n, 4) > 0.0, axis=1)
+    with np.errstate(invalid="ignore"):
+        box = np.column_stack([uv[..., 0].min(1), uv[..., 1].min(1), uv[..., 0].max(1), uv[..., 1].max(1)])
+    w_img, h_img = camera.intrinsics.size_wh_px
+    overlaps = (box[:, 2] > 0.0) & (box[:, 0] < w_img) & (box[:, 3] > 0.0) & (box[:, 1] < h_img)
+    visible = in_front & overlaps
+    box = np.clip(box, 0.0, [w_img, h_img, w_img, h_img])
+    box[~visible] = np.nan
+    return box, visible
+
+
+def observed_sector(
+    camera: CameraModel, *, min_range_m: float = 0.0, ground_down_m: float = 0.0
+) -> tuple[float, float]:
+    """Horizontal bearings the camera sees: ``(center_yaw_rad, half_width_rad)``.
+
+    Yaw in NED: 0 = north, positive towards east, in (-pi, pi]. The centre is the heading of the image's
+    up-direction on the ground (the optical axis' heading for a camera without roll). The half width is
+    conservative: the narrowest horizontal extent over the image rows that look forward (for a camera
+    looking down, the far top row). With ``min_range_m > 0`` a row only counts if it looks at or above the
+    horizon or meets the ground plane ``z = ground_down_m`` at least that far ahead (horizontally), so a
+    camera looking steeply down does not claim to observe directions it only sees a few metres into.
+    Returns half width 0.0 when no row counts (e.g. camera pointing straight down): every direction is
+    then unobserved.
+    """
+    if not (math.isfinite(min_range_m) and min_range_m >= 0.0):
+        raise InvalidValueError(f"min_range_m: must be finite and >= 0, got {min_range_m!r}")
+    if not math.isfinite(ground_down_m):
+        raise InvalidValueError(f"ground_down_m: must be finite, got {ground_down_m!r}")
+    R = camera.R_ned_from_cam
+    right_h = R[:2, 0]
+    if np.linalg.norm(right_h) < 1e-9:
+        fwd_h = R[:2, 2]
+    else:
+        fwd_h = np.array([right_h[1], -right_h[0]])  # right rotated 90 deg anticlockwise (seen from above)
+    center = math.atan2(fwd_h[1], fwd_h[0])
+    w_img, h_img = camera.intrinsics.size_wh_px
+    rows = np.linspace(0.0, float(h_img), 33)
+    c, s = math.cos(center), math.sin(center)
+    height_m = ground_down_m - camera.position_ned_m[2]
+    usable = np.ones(rows.size, dtype=bool)
+    bearing = []
+    for col in (0.0, float(w_img)):
+        d = rays_ned(camera, np.column_stack([np.full_like(rows, col), rows]))
+        fwd = d[:, 0] * c + d[:, 1] * s
+        side = -d[:, 0] * s + d[:, 1] * c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ground_fwd_m = np.where(d[:, 2] > _MIN_DOWN_COSINE, height_m * fwd / d[:, 2], np.inf)
+        usable &= (fwd > 1e-6) & (ground_fwd_m >= min_range_m)
+        bearing.append(np.arctan2(side, fwd))
+    if not np.any(usable):
+        return center, 0.0
+    half = np.minimum(-bearing[0][usable], bearing[1][usable])
+    return center, float(max(0.0, half.min()))
+
+
+__all__ = [
+    "PersonFix",
+    "ground_intersect",
+    "locate_people",
+    "observed_sector",
+    "person_box",
+    "pixel_to_ray_cam",
+    "project_points",
+    "rays_ned",
+]
