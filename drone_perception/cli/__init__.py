@@ -14,6 +14,7 @@ from drone_perception.errors import DronePerceptionError
 #: Sub-command modules, in the order they appear in ``--help``.
 COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.sim",
+    "drone_perception.cli.track",
 )
 
 

@@ -1,0 +1,202 @@
+"""Constant-velocity Kalman filters used by the tracker, with explicit ``dt_s`` (never frames).
+
+:class:`BoxKalmanFilter` tracks a box in the image: state ``[cx_px, cy_px, w_px, h_px, vcx_pxps, vcy_pxps,
+vw_pxps, vh_pxps]`` (centre, width, height and their rates in pixels per second), measurement
+``[cx_px, cy_px, w_px, h_px]``. As in ByteTrack, noise scales with the box height so one tuning serves
+near and far people; unlike ByteTrack the process noise is that of a white-noise acceleration integrated
+over ``dt_s`` seconds, so a 10 Hz and a 30 Hz camera give consistent filters.
+
+:class:`GroundKalmanFilter` tracks a person's foot point on the ground: state ``[n_m, e_m, vn_mps, ve_mps]``
+(NED north/east and their rates), measurement ``[n_m, e_m]`` with a full 2x2 covariance.
+
+Both filters operate on batches: ``x`` is (N, D), ``P`` is (N, D, D); nothing is mutated in place, every
+method returns new arrays, so the caller's state stays inspectable (prior and posterior).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from drone_perception.errors import InvalidValueError
+
+#: Names of the box-filter state components, in order (no magic indices elsewhere).
+BOX_STATE = ("cx_px", "cy_px", "w_px", "h_px", "vcx_pxps", "vcy_pxps", "vw_pxps", "vh_pxps")
+#: Names of the ground-filter state components, in order.
+GROUND_STATE = ("n_m", "e_m", "vn_mps", "ve_mps")
+
+
+def _check_dt(dt_s: float) -> float:
+    dt = float(dt_s)
+    if not (math.isfinite(dt) and 0.0 <= dt <= 60.0):
+        raise InvalidValueError(f"dt_s: must be finite and in [0, 60] s, got {dt_s!r}")
+    return dt
+
+
+def _cv_matrices(dim: int, dt_s: float, accel_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Transition F (2d x 2d) and per-item process noise Q (N, 2d, 2d) of a constant-velocity model
+    driven by white acceleration noise of std ``accel_std`` (N, dim) in state units per s^2."""
+    F = np.eye(2 * dim)
+    F[:dim, dim:] = dt_s * np.eye(dim)
+    q = accel_std**2  # (N, dim)
+    n = q.shape[0]
+    Q = np.zeros((n, 2 * dim, 2 * dim))
+    idx = np.arange(dim)
+    Q[:, idx, idx] = q * dt_s**4 / 4.0
+    Q[:, idx, idx + dim] = q * dt_s**3 / 2.0
+    Q[:, idx + dim, idx] = q * dt_s**3 / 2.0
+    Q[:, idx + dim, idx + dim] = q * dt_s**2
+    return F, Q
+
+
+def _kf_update(
+    x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batched linear update with H = [I 0] (position part of a CV state). Joseph form for P."""
+    H = np.zeros((dim, 2 * dim))
+    H[:, :dim] = np.eye(dim)
+    S = P[:, :dim, :dim] + R
+    PHt = P[:, :, :dim]
+    K = np.linalg.solve(S, np.swapaxes(PHt, 1, 2))  # (N, dim, 2d) = S^-1 H P
+    K = np.swapaxes(K, 1, 2)  # (N, 2d, dim)
+    innov = z - x[:, :dim]
+    x_new = x + np.einsum("nij,nj->ni", K, innov)
+    IKH = np.eye(2 * dim)[None] - K @ H[None]
+    P_new = IKH @ P @ np.swapaxes(IKH, 1, 2) + K @ R @ np.swapaxes(K, 1, 2)
+    return x_new, 0.5 * (P_new + np.swapaxes(P_new, 1, 2))
+
+
+@dataclass(frozen=True)
+class BoxKalmanFilter:
+    """Box filter parameters (all relative to the box height, so they hold at any distance).
+
+    ``meas_std_per_h``: 1-sigma measurement noise of centre/size, as a fraction of the box height
+    (raise it for jittery detectors: smoother but slower to follow). ``accel_std_per_h``: white-acceleration
+    noise in box heights per s^2 (raise it for agile motion or a shaky camera: follows faster, gates wider).
+    ``init_vel_std_per_h``: initial velocity uncertainty in box heights per s.
+    """
+
+    meas_std_per_h: float = 0.05
+    accel_std_per_h: float = 1.0
+    init_vel_std_per_h: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("meas_std_per_h", "accel_std_per_h", "init_vel_std_per_h"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and 0.0 < v <= 100.0):
+                raise InvalidValueError(f"{name}: must be in (0, 100], got {v!r}")
+
+    @staticmethod
+    def xyxy_to_z(xyxy_px: np.ndarray) -> np.ndarray:
+        """(N, 4) x1,y1,x2,y2 -> (N, 4) cx, cy, w, h (pixels)."""
+        b = np.asarray(xyxy_px, dtype=np.float64).reshape(-1, 4)
+        w = b[:, 2] - b[:, 0]
+        h = b[:, 3] - b[:, 1]
+        return np.column_stack([b[:, 0] + w / 2.0, b[:, 1] + h / 2.0, w, h])
+
+    @staticmethod
+    def x_to_xyxy(x: np.ndarray) -> np.ndarray:
+        """(N, 8) state -> (N, 4) x1,y1,x2,y2 (pixels). Width and height are clipped at 1 px."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, 8)
+        w = np.maximum(x[:, 2], 1.0)
+        h = np.maximum(x[:, 3], 1.0)
+        return np.column_stack([x[:, 0] - w / 2.0, x[:, 1] - h / 2.0, x[:, 0] + w / 2.0, x[:, 1] + h / 2.0])
+
+    def _meas_cov(self, h_px: np.ndarray) -> np.ndarray:
+        s = (self.meas_std_per_h * np.maximum(h_px, 1.0)) ** 2
+        R = np.zeros((h_px.shape[0], 4, 4))
+        R[:, np.arange(4), np.arange(4)] = s[:, None]
+        return R
+
+    def initiate(self, xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """State (N, 8) and covariance (N, 8, 8) for new tracks from boxes (N, 4); velocities zero."""
+        z = self.xyxy_to_z(xyxy_px)
+        n = z.shape[0]
+        x = np.zeros((n, 8))
+        x[:, :4] = z
+        h = np.maximum(z[:, 3], 1.0)
+        std = np.column_stack(
+            [np.repeat((2.0 * self.meas_std_per_h * h)[:, None], 4, axis=1),
+             np.repeat((self.init_vel_std_per_h * h)[:, None], 4, axis=1)]
+        )
+        P = np.zeros((n, 8, 8))
+        P[:, np.arange(8), np.arange(8)] = std**2
+        return x, P
+
+    def predict(self, x: np.ndarray, P: np.ndarray, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Prior after ``dt_s`` seconds (constant velocity)."""
+        dt = _check_dt(dt_s)
+        h = np.maximum(np.asarray(x)[:, 3], 1.0)
+        F, Q = _cv_matrices(4, dt, np.repeat((self.accel_std_per_h * h)[:, None], 4, axis=1))
+        x_new = x @ F.T
+        P_new = F[None] @ P @ F.T[None] + Q
+        return x_new, P_new
+
+    def update(self, x: np.ndarray, P: np.ndarray, xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior after measuring boxes (N, 4) for the N states (row-aligned)."""
+        z = self.xyxy_to_z(xyxy_px)
+        return _kf_update(np.asarray(x, float), np.asarray(P, float), z, self._meas_cov(z[:, 3]), 4)
+
+
+@dataclass(frozen=True)
+class GroundKalmanFilter:
+    """Foot-point filter on the ground plane (NED north/east).
+
+    ``accel_std_mps2``: white-acceleration noise of a walking person (raise it for runners: the gate
+    widens and the filter follows turns faster). ``init_vel_std_mps``: initial speed uncertainty.
+    """
+
+    accel_std_mps2: float = 1.5
+    init_vel_std_mps: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("accel_std_mps2", "init_vel_std_mps"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and 0.0 < v <= 100.0):
+                raise InvalidValueError(f"{name}: must be in (0, 100], got {v!r}")
+
+    def initiate(self, pos_ne_m: np.ndarray, cov_ne_m2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """State (N, 4), covariance (N, 4, 4) from positions (N, 2) with covariances (N, 2, 2)."""
+        pos = np.asarray(pos_ne_m, float).reshape(-1, 2)
+        n = pos.shape[0]
+        x = np.zeros((n, 4))
+        x[:, :2] = pos
+        P = np.zeros((n, 4, 4))
+        P[:, :2, :2] = np.asarray(cov_ne_m2, float).reshape(n, 2, 2)
+        P[:, 2, 2] = P[:, 3, 3] = self.init_vel_std_mps**2
+        return x, P
+
+    def predict(self, x: np.ndarray, P: np.ndarray, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+        dt = _check_dt(dt_s)
+        n = np.asarray(x).shape[0]
+        F, Q = _cv_matrices(2, dt, np.full((n, 2), self.accel_std_mps2))
+        return x @ F.T, F[None] @ P @ F.T[None] + Q
+
+    def update(
+        self, x: np.ndarray, P: np.ndarray, pos_ne_m: np.ndarray, cov_ne_m2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _kf_update(
+            np.asarray(x, float), np.asarray(P, float), np.asarray(pos_ne_m, float).reshape(-1, 2),
+            np.asarray(cov_ne_m2, float).reshape(-1, 2, 2), 2,
+        )
+
+
+def mahalanobis2_ne(
+    mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray
+) -> np.ndarray:
+    """Pairwise squared Mahalanobis distances (A, B) between 2-D Gaussians (means (A,2)/(B,2), covs
+    (A,2,2)/(B,2,2)) using the summed covariance. NaN rows give +inf."""
+    a = np.asarray(mean_a, float).reshape(-1, 2)
+    b = np.asarray(mean_b, float).reshape(-1, 2)
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return np.zeros((a.shape[0], b.shape[0]))
+    S = np.asarray(cov_a, float)[:, None] + np.asarray(cov_b, float)[None, :]  # (A, B, 2, 2)
+    d = b[None, :, :] - a[:, None, :]
+    det = S[..., 0, 0] * S[..., 1, 1] - S[..., 0, 1] * S[..., 1, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d2 = (S[..., 1, 1] * d[..., 0] ** 2 - 2.0 * S[..., 0, 1] * d[..., 0] * d[..., 1]
+              + S[..., 0, 0] * d[..., 1] ** 2) / det
+    d2 = np.where(np.isfinite(d2) & (det > 0), d2, np.inf)
+    return np.asarray(d2)
