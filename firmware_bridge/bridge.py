@@ -130,7 +130,7 @@ class MavlinkBridge:
         self.link.service(self.link.now())
         self.link.wait_heartbeat(timeout_s)
         now = self.link.now()
-        self.link.service(now)
+        self.link.service(now, force=True)  # a udpin link can only answer once the autopilot was heard
         rate = 1.0 / self.setpoint_period_s
         for msg_id, hz in STREAMS.items():
             self.link.request_message_interval(msg_id, hz if hz is not None else rate, now)

@@ -211,9 +211,9 @@ class MavlinkLink:
         mav = self._conn.mav
         self.send(mav.heartbeat_encode(MAV_TYPE_ONBOARD_CONTROLLER, MAV_AUTOPILOT_INVALID, 0, 0, 4), now_s)
 
-    def service(self, now_s: float, period_s: float = 1.0) -> bool:
-        """Send the companion heartbeat if one is due; returns True when it sent one."""
-        if now_s < self._next_heartbeat_s:
+    def service(self, now_s: float, period_s: float = 1.0, *, force: bool = False) -> bool:
+        """Send the companion heartbeat if one is due (or ``force``); returns True when it sent one."""
+        if now_s < self._next_heartbeat_s and not force:
             return False
         self.send_heartbeat(now_s)
         self._next_heartbeat_s = now_s + period_s

@@ -1,0 +1,48 @@
+"""Fixtures for the firmware_bridge tests; the peers themselves live in ``fb_peers.py``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: make fb_peers importable
+
+from fb_peers import FakeAutopilot, ListRecorder, link_config
+
+from drone_perception.config.link import LinkConfig
+from firmware_bridge.bridge import MavlinkBridge
+
+
+@pytest.fixture
+def recorder() -> ListRecorder:
+    return ListRecorder()
+
+
+@pytest.fixture
+def rig(recorder: ListRecorder) -> Iterator[Callable[..., tuple[MavlinkBridge, FakeAutopilot]]]:
+    """Factory: ``rig(px4=False, config=None, peer_kwargs..., bridge_kwargs...)`` -> (bridge, autopilot)."""
+    opened: list[Any] = []
+
+    def make(*, config: LinkConfig | None = None, connect: bool = True, handler: Any = None,
+             peer: dict[str, Any] | None = None, **bridge_kwargs: Any) -> tuple[MavlinkBridge, FakeAutopilot]:
+        cfg = config or link_config()
+        bridge = MavlinkBridge.open(cfg, recorder=recorder, tracking_handler=handler, **bridge_kwargs)
+        opened.append(bridge)
+        addr = bridge.link.local_address
+        assert addr is not None
+        ap = FakeAutopilot(addr[1], px4=cfg.autopilot == "px4", **(peer or {})).start()
+        opened.append(ap)
+        if connect:
+            bridge.connect(timeout_s=3.0)
+        return bridge, ap
+
+    yield make
+    for obj in reversed(opened):
+        if isinstance(obj, FakeAutopilot):
+            obj.stop()
+        else:
+            obj.close()
