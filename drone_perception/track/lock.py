@@ -9,7 +9,9 @@ track **born after the subject disappeared** (older tracks coexisted with the su
 people) whose ground position lies inside the ``lock_gate_sigma`` gate of the predicted subject position,
 whose box height is within ``lock_size_ratio_max`` of the subject's last one and, when appearance is known,
 whose colour histogram matches (``lock_appearance_min``). Two or more fitting candidates mean ambiguity:
-LOST, never a silent switch to a look-alike. A fitting candidate still tentative makes the lock wait.
+LOST, never a silent switch to a look-alike; a candidate that fitted within the last
+``AMBIGUITY_MEMORY_S`` and vanished still counts. While a fitting candidate is tentative the lock waits.
+After a gap longer than ``REACQUIRE_SETTLE_S`` the single candidate must stay the only fit that long.
 
 While LOCKED, a locked track whose ground position jumps outside the gate is treated as a possible id
 switch inside the tracker: LOST.
@@ -32,6 +34,10 @@ from drone_perception.types import Frame, Tracks, TrackState
 FALLBACK_SPEED_SIGMA_MPS = 1.0
 #: Minimum IoU between an operator's drag box and a track box to lock it.
 LOCK_BOX_MIN_IOU = 0.3
+#: A track that fitted the subject's gate this recently (s) still counts towards ambiguity after it vanished.
+AMBIGUITY_MEMORY_S = 1.0
+#: After a gap longer than this (s), a candidate must stay the only fit this long before it is taken.
+REACQUIRE_SETTLE_S = 0.5
 #: Smoothing of the subject's reference histogram while locked (share of the new observation).
 APPEARANCE_SMOOTHING = 0.1
 
@@ -72,6 +78,7 @@ class SubjectLock:
         self._last_sigma_m = math.nan
         self._vel_ne = np.zeros(2)
         self._ref_hist: np.ndarray | None = None
+        self._fit_seen: dict[int, tuple[float, float]] = {}  # candidate id -> (first, last) fit stamp
 
     @property
     def state(self) -> LockState:
@@ -165,6 +172,7 @@ class SubjectLock:
                 self.reason = f"track {self._track_id} in view"
                 return self._status(row, stamp_s)
             self._state = LockState.SEARCHING
+            self._fit_seen = {}
 
         elapsed = stamp_s - self._last_seen_s
         if elapsed > self.config.lock_reacquire_s:
@@ -177,19 +185,31 @@ class SubjectLock:
                                   stamp_s)
             fits.append(row)
         fits += self._new_candidates(tracks, pred, hists)
-        tentative = [r for r in fits if int(tracks.state[r]) == TrackState.TENTATIVE]
-        if len(fits) >= 2 and len(fits) > len(tentative):
-            ids = tracks.track_id[fits].tolist()
-            return self._lose(f"ambiguous: tracks {ids} all fit the subject; not switching", stamp_s)
-        if len(fits) == 1 and not tentative:
+        for r in fits:
+            tid = int(tracks.track_id[r])
+            first = self._fit_seen.get(tid, (stamp_s, stamp_s))[0]
+            self._fit_seen[tid] = (first, stamp_s)
+        recent = {tid for tid, (_, last) in self._fit_seen.items() if stamp_s - last <= AMBIGUITY_MEMORY_S}
+        present_tentative = {int(tracks.track_id[r]) for r in fits
+                             if int(tracks.state[r]) == TrackState.TENTATIVE}
+        committed = recent - present_tentative  # confirmed now, or fitted recently and vanished
+        if len(committed) >= 2 or (len(recent) >= 2 and len(fits) >= 2 and not present_tentative):
+            return self._lose(f"ambiguous: tracks {sorted(recent)} all fit the subject; not switching", stamp_s)
+        if len(recent) == 1 and len(fits) == 1 and not present_tentative:
             r = fits[0]
             new_id = int(tracks.track_id[r])
-            how = "seen again" if new_id == self._track_id else f"re-acquired as track {new_id}"
-            self._track_id = new_id
-            self._state = LockState.LOCKED
-            self._remember(tracks, r, hists)
-            self.reason = f"{how} after {elapsed:.2f} s"
-            return self._status(r, stamp_s)
+            first_fit = self._fit_seen[new_id][0]
+            settle = REACQUIRE_SETTLE_S if first_fit - self._last_seen_s > REACQUIRE_SETTLE_S else 0.0
+            if stamp_s - first_fit >= settle - 1e-9:
+                how = "seen again" if new_id == self._track_id else f"re-acquired as track {new_id}"
+                self._track_id = new_id
+                self._state = LockState.LOCKED
+                self._fit_seen = {}
+                self._remember(tracks, r, hists)
+                self.reason = f"{how} after {elapsed:.2f} s"
+                return self._status(r, stamp_s)
+            self.reason = f"searching: candidate track {new_id} must stay the only fit for {settle:g} s"
+            return self._status(None, stamp_s)
         self.reason = (f"searching for {elapsed:.2f} s" if not fits
                        else f"searching: waiting for candidate tracks {tracks.track_id[fits].tolist()} to confirm")
         return self._status(None, stamp_s)
