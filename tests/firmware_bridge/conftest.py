@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: make fb_peers importable
 
-from fb_peers import FakeAutopilot, ListRecorder, link_config
+from fb_peers import FakeAutopilot, FakeGcs, ListRecorder, link_config
 
 from drone_perception.config.link import LinkConfig
 from firmware_bridge.bridge import MavlinkBridge
@@ -46,3 +46,20 @@ def rig(recorder: ListRecorder) -> Iterator[Callable[..., tuple[MavlinkBridge, F
             obj.stop()
         else:
             obj.close()
+
+
+@pytest.fixture
+def gcs_factory() -> Iterator[Callable[[MavlinkBridge], FakeGcs]]:
+    """Factory: a FakeGcs talking to a bridge's udpin port."""
+    made: list[FakeGcs] = []
+
+    def make(bridge: MavlinkBridge, signing_key: bytes | None = None) -> FakeGcs:
+        addr = bridge.link.local_address
+        assert addr is not None
+        g = FakeGcs(addr[1], signing_key=signing_key)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        g.close()

@@ -50,7 +50,8 @@ class FakeAutopilot:
     """An ArduCopter-like (or PX4-like) autopilot peer on loopback UDP."""
 
     def __init__(self, bridge_port: int, *, sysid: int = 1, compid: int = 1, px4: bool = False,
-                 heartbeat_hz: float = 5.0, telemetry_hz: float = 20.0, signing_key: bytes | None = None) -> None:
+                 heartbeat_hz: float = 5.0, telemetry_hz: float = 20.0, signing_key: bytes | None = None,
+                 rc_channels_us: list[int] | None = None) -> None:
         self.conn = mavutil.mavlink_connection(f"udpout:127.0.0.1:{bridge_port}", source_system=sysid,
                                                source_component=compid)
         if signing_key is not None:
@@ -62,6 +63,7 @@ class FakeAutopilot:
         self.telemetry_hz = telemetry_hz
         self.streaming = threading.Event()
         self.streaming.set()
+        self.rc_channels_us = rc_channels_us  # sent as RC_CHANNELS with the telemetry when set
         self.position_ned_m = (1.0, 2.0, -10.0)
         self.velocity_ned_mps = (0.5, -0.25, 0.0)
         self.params: dict[str, float] = {"GUID_TIMEOUT": 3.0, "COM_OF_LOSS_T": 1.0, "FENCE_ENABLE": 0.0,
@@ -122,6 +124,9 @@ class FakeAutopilot:
         (x, y, z), (vx, vy, vz) = self.position_ned_m, self.velocity_ned_mps
         self.conn.mav.local_position_ned_send(self._ms(), x, y, z, vx, vy, vz)
         self.conn.mav.attitude_send(self._ms(), 0.01, -0.02, 1.5, 0.0, 0.0, 0.0)
+        if self.rc_channels_us is not None:
+            ch = (list(self.rc_channels_us) + [65535] * 18)[:18]
+            self.conn.mav.rc_channels_send(self._ms(), 8, *ch, 255)
 
     def _run(self) -> None:
         next_hb = next_tel = time.monotonic()
@@ -243,3 +248,30 @@ def pump(bridge: MavlinkBridge, duration_s: float, gcs: FakeGcs | None = None, s
 
 def link_config(**overrides: Any) -> LinkConfig:
     return LinkConfig(connection="udpin:127.0.0.1:0", **overrides)
+
+
+def safe_command(now_s: float, velocity_ned_mps: tuple[float, float, float] = (1.0, 0.0, 0.0),
+                 yaw_rate_radps: float = 0.0, ttl_s: float = 0.2, mode_request: Any = None) -> Any:
+    """A governor-style SafeCommand stamped ``now_s``."""
+    import numpy as np
+
+    from drone_perception.types import SafeCommand, VelocityCommand, Verdict
+
+    cmd = VelocityCommand(np.array(velocity_ned_mps, float), yaw_rate_radps, now_s)
+    verdict = Verdict.HOLD if not any(velocity_ned_mps) and yaw_rate_radps == 0 else Verdict.PASS
+    return SafeCommand(cmd, verdict, frozenset(), now_s + ttl_s, mode_request)
+
+
+def setpoints(ap: FakeAutopilot) -> list[tuple[float, float, float, float]]:
+    """(vx, vy, vz, yaw_rate) of every SET_POSITION_TARGET_LOCAL_NED the autopilot received."""
+    return [(m.vx, m.vy, m.vz, m.yaw_rate) for m in ap.of_type("SET_POSITION_TARGET_LOCAL_NED")]
+
+
+def engaged_rig(rig: Any, gcs_factory: Any, **kwargs: Any) -> tuple[MavlinkBridge, FakeAutopilot, FakeGcs]:
+    """A connected bridge whose operator (GCS heartbeat dead-man) engaged follow."""
+    bridge, ap = rig(**kwargs)
+    gcs = gcs_factory(bridge)
+    pump(bridge, 0.15, gcs)
+    ok, reason = bridge.engage(time.monotonic())
+    assert ok, reason
+    return bridge, ap, gcs
