@@ -205,7 +205,7 @@ class ScriptedGroundStation:
         deadline = time.monotonic() + timeout_s
         fence = M.MAV_MISSION_TYPE_FENCE
         self._flush_inbox()
-        self.send(self.link.mav.mission_count_encode(self.target_system, self.target_component, n, fence, 0))
+        self.send(self.link.mav.mission_count_encode(self.target_system, self.target_component, n, fence))
         while True:
             msg = self.recv_match(("MISSION_REQUEST_INT", "MISSION_ACK"), max(0.0, deadline - time.monotonic()),
                                   lambda m: m.mission_type == fence and self._for_me(m))

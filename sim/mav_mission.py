@@ -84,7 +84,7 @@ class FenceMissionServer:
             return self._finish(up) if len(up.items) == up.count else [self._request(up)]
         if t == "MISSION_REQUEST_LIST":
             n = len(self.items) if mtype == FENCE else 0
-            return [self.mav.mission_count_encode(src_s, src_c, n, mtype, 0)]
+            return [self.mav.mission_count_encode(src_s, src_c, n, mtype)]
         if t in ("MISSION_REQUEST_INT", "MISSION_REQUEST") and mtype == FENCE:
             if not 0 <= msg.seq < len(self.items):
                 return [self._ack(src_s, src_c, M.MAV_MISSION_INVALID_SEQUENCE, FENCE)]
