@@ -32,8 +32,6 @@ _MIN_DOWN_COSINE = 1e-6
 _BORDER_MARGIN_PX = 1.0
 #: Boxes shorter than this carry no usable height cue.
 _MIN_BOX_HEIGHT_PX = 2.0
-#: Variance given to the down component of a fused foot point: the ground is assumed flat to ~0.1 m.
-_GROUND_VAR_M2 = 0.1**2
 #: Regularisation (m^2) of the 2x2 horizontal covariances before they are inverted.
 _REG_VAR_M2 = 1e-9
 #: Finite-difference steps of the Jacobians (pixels, metres of body height).
@@ -102,18 +100,19 @@ def project_points(camera: CameraModel, points_ned_m: npt.ArrayLike) -> tuple[Fl
 
 
 def _ground_hit(
-    camera: CameraModel, uv: FloatArray, ground_down_m: float
+    camera: CameraModel, uv: FloatArray, ground_down_m: float | FloatArray
 ) -> tuple[FloatArray, BoolArray]:
-    """Ray-plane intersection on pixels ``uv`` (no input checks). Invalid rows are NaN."""
+    """Ray-plane intersection on pixels ``uv`` (no input checks); ``ground_down_m`` scalar or (N,).
+    Invalid rows are NaN."""
     d = _rays_cam_unnormalised(camera.intrinsics, uv) @ camera.R_ned_from_cam.T
     height_m = ground_down_m - camera.position_ned_m[2]  # > 0 when the camera is above the ground
     d_norm = np.linalg.norm(d, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = height_m / d[:, 2]
         valid = (d[:, 2] / d_norm > _MIN_DOWN_COSINE) & (t > 0.0) & np.isfinite(t)
-    pts = camera.position_ned_m + t[:, None] * d
+        pts = camera.position_ned_m + t[:, None] * d
     pts[~valid] = np.nan
-    pts[valid, 2] = ground_down_m  # exact, not c + t*d rounded
+    pts[:, 2] = np.where(valid, ground_down_m, np.nan)  # exact, not c + t*d rounded
     return pts, valid
 
 
@@ -139,8 +138,8 @@ class PersonFix:
     """Ground position of N people located from their boxes.
 
     ``position_ned_m`` (N, 3): foot point, on the ground plane (z = ground_down_m); NaN where not valid.
-    ``cov_ned_m2`` (N, 3, 3): covariance of that point (horizontal block from pixel noise and the body-height
-    prior; the down variance is a fixed flat-ground allowance of (0.1 m)^2). NaN where not valid.
+    ``cov_ned_m2`` (N, 3, 3): covariance of that point (horizontal block from pixel noise, the body-height
+    prior and the ground-height uncertainty; the down variance is ``ground_sigma_m**2``). NaN where not valid.
     ``range_m`` (N,): 3D distance from the optical centre to the foot point (NaN where not valid).
     ``valid`` (N,): False when neither the foot cue nor the height cue could place the person.
     """
@@ -154,8 +153,26 @@ class PersonFix:
         return int(self.valid.shape[0])
 
 
-def _box_cues(camera: CameraModel, theta: FloatArray, ground_down_m: float) -> tuple[FloatArray, BoolArray]:
-    """The three range cues for inputs ``theta`` (N, 5) = (x1, y1, x2, y2, body height m).
+def _axis_columns(camera: CameraModel, boxes: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Columns (bottom row, top row) of the image of a vertical body whose box is ``boxes`` (N, 4).
+
+    The body axis passes through the vanishing point of the down direction, ``V = K R^T e_down``
+    (homogeneous; at infinity for a level camera, where the axis is a plain column). With the box centre
+    column at the mean of the two axis columns, the bottom column follows in closed form.
+    """
+    a, b, c = camera.intrinsics.K @ camera.R_ned_from_cam[2, :]
+    u_c = 0.5 * (boxes[:, 0] + boxes[:, 2])
+    y1, y2 = boxes[:, 1], boxes[:, 3]
+    denom = b - c * y2
+    safe = np.abs(denom) > 1e-9
+    k = np.where(safe, (y1 - y2) / np.where(safe, denom, 1.0), 0.0)  # axis: u(y) = u_f + (a - c u_f) k(y)
+    u_bot = (u_c - 0.5 * a * k) / (1.0 - 0.5 * c * k)
+    u_top = u_bot * (1.0 - c * k) + a * k
+    return u_bot, u_top
+
+
+def _box_cues(camera: CameraModel, theta: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """The three range cues for inputs ``theta`` (N, 6) = (x1, y1, x2, y2 px, body height m, ground down m).
 
     Returns ``(ne (N, 3, 2), ok (N, 3))``: the horizontal (north, east) foot position of each cue and
     whether it is geometrically defined, in the order of :data:`_CUES`:
@@ -164,17 +181,21 @@ def _box_cues(camera: CameraModel, theta: FloatArray, ground_down_m: float) -> t
     * segment: the vertical segment of the given height with its bottom on the bottom-centre ray and its
       top on the top-centre ray (least squares over the 3 NED components; the ground plane is not used);
     * head: the top-centre ray intersected with the plane ``height`` above the ground (for feet cut off).
+
+    "Centre" follows the body axis: a vertical body projects along a line through the nadir vanishing
+    point, slanted off-centre in a pitched camera, and the box centre column is taken to be the mean of the
+    axis columns at the bottom and top rows (:func:`_axis_columns`).
     """
-    u = 0.5 * (theta[:, 0] + theta[:, 2])
-    uv_bot = np.column_stack([u, theta[:, 3]])
-    uv_top = np.column_stack([u, theta[:, 1]])
-    foot, foot_ok = _ground_hit(camera, uv_bot, ground_down_m)
+    u_bot, u_top = _axis_columns(camera, theta[:, :4])
+    uv_bot = np.column_stack([u_bot, theta[:, 3]])
+    uv_top = np.column_stack([u_top, theta[:, 1]])
+    foot, foot_ok = _ground_hit(camera, uv_bot, theta[:, 5])
     R = camera.R_ned_from_cam
     d_bot = _rays_cam_unnormalised(camera.intrinsics, uv_bot) @ R.T
     d_top = _rays_cam_unnormalised(camera.intrinsics, uv_top) @ R.T
-    # Solve s*d_bot - q*d_top = H * up for (s, q), up = -e_down, by the 2x2 normal equations.
+    # head = foot + H * up, i.e. s*d_bot - q*d_top = H * e_down; solve for (s, q) by the normal equations.
     a, b = d_bot, -d_top
-    rhs = -theta[:, 4:5] * _E_DOWN
+    rhs = theta[:, 4:5] * _E_DOWN
     aa = np.einsum("ij,ij->i", a, a)
     ab = np.einsum("ij,ij->i", a, b)
     bb = np.einsum("ij,ij->i", b, b)
@@ -187,11 +208,12 @@ def _box_cues(camera: CameraModel, theta: FloatArray, ground_down_m: float) -> t
     seg_ok = np.isfinite(s) & (s > 0.0) & (q > 0.0) & (np.abs(det) > 1e-12)
     seg = camera.position_ned_m + s[:, None] * d_bot
     # Head plane: one ray, one plane per row (the plane height is part of theta).
-    head_h = (ground_down_m - theta[:, 4]) - camera.position_ned_m[2]
+    head_h = (theta[:, 5] - theta[:, 4]) - camera.position_ned_m[2]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = head_h / d_top[:, 2]
-        head_ok = (d_top[:, 2] / np.linalg.norm(d_top, axis=1) > _MIN_DOWN_COSINE) & (t > 0.0) & np.isfinite(t)
-    head = camera.position_ned_m + t[:, None] * d_top
+        looks_down = d_top[:, 2] / np.linalg.norm(d_top, axis=1) > _MIN_DOWN_COSINE
+        head_ok = looks_down & (t > 0.0) & np.isfinite(t)
+        head = camera.position_ned_m + t[:, None] * d_top
     ne = np.stack([foot[:, :2], seg[:, :2], head[:, :2]], axis=1)
     return ne, np.column_stack([foot_ok, seg_ok, head_ok])
 
@@ -200,18 +222,17 @@ _CUES = ("foot", "segment", "head")
 _FOOT, _SEGMENT, _HEAD = range(3)
 
 
-def _jacobian(camera: CameraModel, theta: FloatArray, ground_down_m: float) -> FloatArray:
-    """d(cue_ne)/d(theta): (N, 3, 2, 5) by central differences (the cues are smooth where defined)."""
-    n = theta.shape[0]
-    J = np.zeros((n, 3, 2, 5))
-    steps = np.array([_FD_STEP_PX] * 4 + [_FD_STEP_M])
-    for k in range(5):
+def _jacobian(camera: CameraModel, theta: FloatArray) -> FloatArray:
+    """d(cue_ne)/d(theta): (N, 3, 2, 6) by central differences (the cues are smooth where defined)."""
+    n, m = theta.shape
+    J = np.zeros((n, 3, 2, m))
+    steps = np.array([_FD_STEP_PX] * 4 + [_FD_STEP_M] * 2)
+    for k in range(m):
         plus, minus = theta.copy(), theta.copy()
         plus[:, k] += steps[k]
         minus[:, k] -= steps[k]
-        J[..., k] = (_box_cues(camera, plus, ground_down_m)[0] - _box_cues(camera, minus, ground_down_m)[0]) / (
-            2 * steps[k]
-        )
+        with np.errstate(invalid="ignore"):  # undefined cues are NaN; they get zero weight
+            J[..., k] = (_box_cues(camera, plus)[0] - _box_cues(camera, minus)[0]) / (2 * steps[k])
     return J
 
 
@@ -223,17 +244,20 @@ def locate_people(
     pixel_sigma_px: float = 2.0,
     height_sigma_m: float = 0.15,
     ground_down_m: float = 0.0,
+    ground_sigma_m: float = 0.1,
 ) -> PersonFix:
     """Locate people on the ground from their boxes ``xyxy_px`` (N, 4) = (x1, y1, x2, y2).
 
     Range cues (see :func:`_box_cues`): (1) foot: the bottom-centre pixel intersected with the ground
     plane; (2) body height: a vertical body ``person_height_m`` tall spanning the box's bottom and top rows
     (or, when the feet are cut off by the image bottom, the top-centre ray meeting the plane one body height
-    above the ground). Each box edge carries independent pixel noise ``pixel_sigma_px`` and the body height
-    is N(person_height_m, height_sigma_m^2); both are propagated through the (finite-difference) Jacobian of
-    all cues jointly, so their correlation (they share box edges) is kept, and the usable cues are fused by
-    generalised least squares (information weighting). The uncertainty therefore grows with range and at
-    shallow viewing angles, where the foot cue degrades and the height cue takes over.
+    above the ground). Each box edge carries independent pixel noise ``pixel_sigma_px``, the body height is
+    N(person_height_m, height_sigma_m^2) and the ground under the person N(ground_down_m, ground_sigma_m^2)
+    (the world is not flat); all are propagated through the (finite-difference) Jacobian of the cues jointly,
+    so their correlation (they share box edges) is kept. The foot and body-height cues lie on the same ray,
+    so they are fused as two estimates of one range with the minimum-variance weight (clipped to [0, 1]).
+    The uncertainty therefore grows with range and at shallow viewing angles, where the foot cue degrades
+    (pixel and ground-height errors are magnified) and the body-height cue takes over.
 
     A cue is dropped when it cannot work: the foot cue when the bottom-centre is at/above the horizon or the
     bottom edge touches the image bottom (feet cut off); the body-height cue when the head is cut off (top
@@ -241,7 +265,7 @@ def locate_people(
     edge's noise raised to the visible box width (its centre column is then uncertain).
     """
     for name, val in (("person_height_m", person_height_m), ("pixel_sigma_px", pixel_sigma_px),
-                      ("height_sigma_m", height_sigma_m)):
+                      ("height_sigma_m", height_sigma_m), ("ground_sigma_m", ground_sigma_m)):
         if not (math.isfinite(val) and val > 0.0):
             raise InvalidValueError(f"{name}: must be finite and > 0, got {val!r}")
     if not math.isfinite(ground_down_m):
@@ -253,9 +277,9 @@ def locate_people(
     if n and (np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1])):
         raise InvalidValueError("xyxy_px: boxes must have x2 >= x1 and y2 >= y1")
     w_img, h_img = camera.intrinsics.size_wh_px
-    theta = np.column_stack([boxes, np.full(n, float(person_height_m))])
+    theta = np.column_stack([boxes, np.full(n, float(person_height_m)), np.full(n, float(ground_down_m))])
 
-    ne, ok = _box_cues(camera, theta, float(ground_down_m))
+    ne, ok = _box_cues(camera, theta)
     top_cut = boxes[:, 1] <= _BORDER_MARGIN_PX
     bottom_cut = boxes[:, 3] >= h_img - _BORDER_MARGIN_PX
     tall_enough = boxes[:, 3] - boxes[:, 1] >= _MIN_BOX_HEIGHT_PX
@@ -265,41 +289,48 @@ def locate_people(
         ok[:, _HEAD] & bottom_cut & ~top_cut,
     ])
 
-    sig = np.tile([pixel_sigma_px] * 4 + [height_sigma_m], (n, 1))
+    sig = np.tile([pixel_sigma_px] * 4 + [height_sigma_m, ground_sigma_m], (n, 1))
     box_w = boxes[:, 2] - boxes[:, 0]
     cut_left, cut_right = boxes[:, 0] <= _BORDER_MARGIN_PX, boxes[:, 2] >= w_img - _BORDER_MARGIN_PX
     sig[cut_left, 0] = np.maximum(pixel_sigma_px, box_w[cut_left])
     sig[cut_right, 2] = np.maximum(pixel_sigma_px, box_w[cut_right])
 
-    J = _jacobian(camera, theta, float(ground_down_m)).reshape(n, 6, 5)
-    C = np.einsum("nik,nk,njk->nij", J, sig**2, J)  # joint (6x6) covariance of the three cues
-    y = ne.reshape(n, 6)
-    pos_ne = np.full((n, 2), np.nan)
-    cov_ne = np.full((n, 2, 2), np.nan)
-    patterns, inverse = np.unique(use, axis=0, return_inverse=True)
-    for pattern_id, pattern in enumerate(patterns):
-        cues = np.flatnonzero(pattern)
-        if cues.size == 0:
-            continue
-        rows = np.flatnonzero(inverse.reshape(-1) == pattern_id)
-        idx = np.concatenate([[2 * c, 2 * c + 1] for c in cues])
-        Cs = C[np.ix_(rows, idx, idx)] + _REG_VAR_M2 * np.eye(idx.size)
-        # Generalised least squares with A = [I; I; ...]: cov = (A^T C^-1 A)^-1, x = cov A^T C^-1 y.
-        Ci = np.linalg.inv(Cs)
-        k = cues.size
-        AtCi = Ci.reshape(rows.size, k, 2, 2 * k).sum(axis=1)  # (M, 2, 2k)
-        info = AtCi.reshape(rows.size, 2, k, 2).sum(axis=2)  # (M, 2, 2)
-        cov_r = np.linalg.inv(info)
-        pos_ne[rows] = np.einsum("nij,nj->ni", cov_r, np.einsum("nij,nj->ni", AtCi, y[np.ix_(rows, idx)]))
-        cov_ne[rows] = 0.5 * (cov_r + np.transpose(cov_r, (0, 2, 1)))
+    J = _jacobian(camera, theta)  # (N, cue, ne, theta)
+    # The foot and segment cues both lie on the bottom-centre ray, so they are two estimates of one
+    # range along one bearing: fuse them as a scalar (minimum variance, weight clipped to [0, 1]) and
+    # place the point by the convex combination. Fusing the 2D points by GLS instead is ill-conditioned
+    # (their lateral errors are identical), and amplifies nonlinearity into overconfidence.
+    bearing = ne[:, _FOOT] - camera.position_ned_m[:2]
+    seg_dir = ne[:, _SEGMENT] - camera.position_ned_m[:2]
+    bearing = np.where(np.isfinite(bearing), bearing, seg_dir)
+    norm = np.linalg.norm(bearing, axis=1, keepdims=True)
+    bearing = np.where(norm > 1e-9, bearing / np.where(norm > 1e-9, norm, 1.0), [1.0, 0.0])
+    j_rho = np.einsum("ni,nqik->nqk", bearing, J[:, :_HEAD])  # d(range of foot, segment)/d(theta)
+    c_rho = np.einsum("nik,nk,njk->nij", j_rho, sig**2, j_rho)
+    denom = c_rho[:, 0, 0] + c_rho[:, 1, 1] - 2.0 * c_rho[:, 0, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_foot = np.clip((c_rho[:, 1, 1] - c_rho[:, 0, 1]) / denom, 0.0, 1.0)
+    w_foot = np.where(np.isfinite(w_foot), w_foot, 0.5)
+    w_foot = np.where(use[:, _SEGMENT], np.where(use[:, _FOOT], w_foot, 0.0), 1.0)
 
-    valid = np.any(use, axis=1)
+    body = use[:, _FOOT] | use[:, _SEGMENT]
+    head_only = use[:, _HEAD] & ~body
+    w = np.zeros((n, 3))
+    w[body, _FOOT] = w_foot[body]
+    w[body, _SEGMENT] = 1.0 - w_foot[body]
+    w[head_only, _HEAD] = 1.0
+    ne0 = np.where(w[..., None] > 0.0, ne, 0.0)  # unused cues may be NaN
+    pos_ne = np.einsum("nq,nqi->ni", w, ne0)
+    J_fix = np.einsum("nq,nqik->nik", w, np.where(w[..., None, None] > 0.0, J, 0.0))
+    cov_ne = np.einsum("nik,nk,njk->nij", J_fix, sig**2, J_fix) + _REG_VAR_M2 * np.eye(2)
+
+    valid = body | head_only
     position = np.column_stack([pos_ne, np.full(n, float(ground_down_m))])
     position[~valid] = np.nan
     cov = np.full((n, 3, 3), np.nan)
     cov[valid] = 0.0
     cov[valid, :2, :2] = cov_ne[valid]
-    cov[valid, 2, 2] = _GROUND_VAR_M2
+    cov[valid, 2, 2] = ground_sigma_m**2
     rng = np.linalg.norm(position - camera.position_ned_m, axis=1)
     return PersonFix(position_ned_m=position, cov_ned_m2=cov, range_m=rng, valid=valid)
 
@@ -321,6 +352,8 @@ def person_box(
     n = foot.shape[0]
     h = _per_item("height_m", height_m, n)
     w = _per_item("width_m", width_m, n)
+    if not (np.all(np.isfinite(foot)) and np.all(np.isfinite(h)) and np.all(h > 0) and np.all(w >= 0)):
+        raise InvalidValueError("person_box: foot_ned_m must be finite, height_m > 0 and width_m >= 0")
     right = camera.R_ned_from_cam[:, 0].copy()
     right[2] = 0.0
     norm = np.linalg.norm(right)
@@ -331,10 +364,25 @@ def person_box(
     uv, depth = project_points(camera, corners.reshape(-1, 3))
     uv = uv.reshape(n, 4, 2)
     in_front = np.all(depth.reshape(n, 4) > 0.0, axis=1)
-    with np.errstate(invalid="ignore"):
-        box = np.column_stack([uv[..., 0].min(1), uv[..., 1].min(1), uv[..., 0].max(1), uv[..., 1].max(1)])
     w_img, h_img = camera.intrinsics.size_wh_px
-    overlaps = (box[:, 2] > 0.0) & (box[:, 0] < w_img) & (box[:, 3] > 0.0) & (box[:, 1] < h_img)
+    # The body's image is a trapezoid: its bottom (and top) corners share a row because they differ only
+    # along the camera's x axis. Clip it to the image rows first, so a body cut by the top or bottom border
+    # gets the box of its visible part (a slanted body's hidden part would otherwise widen the box).
+    v_bot, v_top = uv[:, 0, 1], uv[:, 2, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v_lo = np.clip(np.minimum(v_bot, v_top), 0.0, h_img)
+        v_hi = np.clip(np.maximum(v_bot, v_top), 0.0, h_img)
+        span = v_top - v_bot
+        flat = np.abs(span) < 1e-9
+        us = []
+        for side_bot, side_top in ((0, 2), (1, 3)):
+            for v in (v_lo, v_hi):
+                frac = np.where(flat, 0.0, (v - v_bot) / np.where(flat, 1.0, span))
+                us.append(uv[:, side_bot, 0] + frac * (uv[:, side_top, 0] - uv[:, side_bot, 0]))
+        u_all = np.column_stack(us)
+        v_min, v_max = np.minimum(v_bot, v_top), np.maximum(v_bot, v_top)
+        box = np.column_stack([u_all.min(1), v_min, u_all.max(1), v_max])
+        overlaps = (box[:, 2] > 0.0) & (box[:, 0] < w_img) & (box[:, 3] > 0.0) & (box[:, 1] < h_img)
     visible = in_front & overlaps
     box = np.clip(box, 0.0, [w_img, h_img, w_img, h_img])
     box[~visible] = np.nan
@@ -376,7 +424,7 @@ def observed_sector(
         d = rays_ned(camera, np.column_stack([np.full_like(rows, col), rows]))
         fwd = d[:, 0] * c + d[:, 1] * s
         side = -d[:, 0] * s + d[:, 1] * c
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ground_fwd_m = np.where(d[:, 2] > _MIN_DOWN_COSINE, height_m * fwd / d[:, 2], np.inf)
         usable &= (fwd > 1e-6) & (ground_fwd_m >= min_range_m)
         bearing.append(np.arctan2(side, fwd))
