@@ -28,7 +28,8 @@ def rig(recorder: ListRecorder) -> Iterator[Callable[..., tuple[MavlinkBridge, F
     opened: list[Any] = []
 
     def make(*, config: LinkConfig | None = None, connect: bool = True, handler: Any = None,
-             peer: dict[str, Any] | None = None, **bridge_kwargs: Any) -> tuple[MavlinkBridge, FakeAutopilot]:
+             peer: dict[str, Any] | None = None, connect_timeout_s: float = 3.0,
+             **bridge_kwargs: Any) -> tuple[MavlinkBridge, FakeAutopilot]:
         cfg = config or link_config()
         bridge = MavlinkBridge.open(cfg, recorder=recorder, tracking_handler=handler, **bridge_kwargs)
         opened.append(bridge)
@@ -37,7 +38,7 @@ def rig(recorder: ListRecorder) -> Iterator[Callable[..., tuple[MavlinkBridge, F
         ap = FakeAutopilot(addr[1], px4=cfg.autopilot == "px4", **(peer or {})).start()
         opened.append(ap)
         if connect:
-            bridge.connect(timeout_s=3.0)
+            bridge.connect(timeout_s=connect_timeout_s)
         return bridge, ap
 
     yield make
