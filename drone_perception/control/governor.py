@@ -1,0 +1,408 @@
+"""The safety governor: run-time assurance between the follow controller and the autopilot.
+
+It decides what may actually be sent. It is pure (no I/O, explicit time ``now_s``), fails closed, and
+never raises: any exception inside :meth:`SafetyGovernor.step` becomes a HOLD naming
+``limits.INTERNAL_ERROR``. Rules, in order (see DESIGN.md, safety charter items 1-5):
+
+1. **Gates -> HOLD** (zero velocity and yaw rate, verdict HOLD, every failing gate named): operator not
+   engaged, dead-man lost, not armed, mode not GUIDED/OFFBOARD (these four also set ``engaged=False``:
+   the pipeline then sends nothing and the operator flies), link down, vehicle state or perception older
+   than ``stale_input_s`` (or newer by as much: a clock fault), any NaN/inf input, no or stale proposed
+   command, subject estimate invalid or older than ``stale_input_s + subject_lost_timeout_s``. A HOLD
+   lasting ``hold_to_mode_request_s`` while engaged adds ``mode_request=BRAKE``.
+2. **Soft shaping** of the proposal: horizontal/vertical speed and yaw-rate caps (config, never above
+   the hard limits in ``config/limits.py`` even for an unvalidated config); an acceleration cap on the
+   change vs the previous output (vs the vehicle's velocity on the first call after engaging); the
+   unobserved-direction cap (:func:`standoff.sector_project`).
+3. **Hard constraints** (the result of step 2 is projected onto them with minimum change, so the
+   reductions they demand are never slowed by the accel cap): one half-space per person (standoff /
+   closing speed, relative to the person's velocity, see :mod:`standoff`), the fence on the predicted
+   stopping point (polygon, floor, ceiling, tether), the speed caps, and the unobserved-direction set
+   when it is convex (it is dropped, i.e. people win, when it cannot be met together with them).
+   If the people constraints cannot all be met, the best-effort fan of :class:`solver.VelocityConstraints`
+   picks the fence-feasible command with the largest worst-case opening rate (climbing when that helps)
+   and ``GovernorOutput.feasible`` is False.
+4. **Output**: verdict PASS (unchanged), LIMITED or HOLD; ``limits_applied`` names every limit that
+   changed the command (or was active in the projection); ``expires_at_s = now_s + command_ttl_s``.
+
+The time ``T`` a command may keep flying is ``command_latency_s + command_ttl_s +
+autopilot_command_timeout_s`` (latency, then the bridge may send it until it expires, then the autopilot
+keeps flying it until its own offboard-loss timeout).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from drone_perception.config import limits as H
+from drone_perception.config.limits import PERSON_HEIGHT_M
+from drone_perception.config.safety import FenceConfig, SafetyConfig
+from drone_perception.control import limits as L
+from drone_perception.control.geofence import Geofence, stopping_point
+from drone_perception.control.solver import VelocityConstraints
+from drone_perception.control.standoff import (
+    FENCE_EPS_M,
+    UNCERTAINTY_SIGMAS,
+    HalfSpace,
+    Vec,
+    as_vec,
+    fence_sets,
+    person_halfspace,
+    sector_is_convex,
+    sector_project,
+)
+from drone_perception.types import (
+    COMPANION_CONTROL_MODES,
+    ModeRequest,
+    OperatorInput,
+    People,
+    SafeCommand,
+    TargetEstimate,
+    VehicleState,
+    VelocityCommand,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+#: The previous output is the accel-cap reference only while younger than this (s).
+ACCEL_REFERENCE_MAX_AGE_S = 0.5
+#: Control period assumed for the accel cap on the first call after engaging (s).
+NOMINAL_PERIOD_S = 0.05
+_ACTIVE_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class GovernorInput:
+    """Everything one governor step looks at. ``now_s``: monotonic seconds. ``proposed``: the follow
+    controller's command, None when it proposed nothing. ``people``: everyone to keep clear of (the
+    subject estimate is added to them again as a person). ``perception_stamp_s``: stamp of the newest
+    perception result. ``observed_sector``: ``(center_yaw_rad, half_width_rad)`` of the horizontal
+    directions the camera has recently observed (yaw 0 = north, positive east); None = nothing."""
+
+    now_s: float
+    proposed: VelocityCommand | None
+    vehicle: VehicleState
+    people: People
+    subject: TargetEstimate
+    operator: OperatorInput
+    perception_stamp_s: float
+    observed_sector: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class GovernorOutput:
+    """The decision plus diagnostics for the flight record.
+
+    ``engaged``: False -> the pipeline sends nothing at all (the operator flies). ``min_separation_m``:
+    3D distance vehicle -> nearest person body (2 m vertical segment), nothing subtracted; None without
+    people. ``stopping_point_ned_m``: where the vehicle stops if the output keeps flying for ``T`` and it
+    then brakes (NaN when the vehicle state is not finite). ``fence_margin_m``: signed fence margin of
+    that point (>0 inside; NaN likewise). ``feasible``: False when the people constraints could not all
+    be met and the output is the best-effort escape.
+    """
+
+    safe: SafeCommand
+    engaged: bool
+    min_separation_m: float | None
+    stopping_point_ned_m: np.ndarray
+    fence_margin_m: float
+    feasible: bool = True
+
+
+def _sane(value: float, lo: float, hi: float, fallback: float) -> float:
+    """``value`` clamped to [lo, hi]; ``fallback`` when it is not a finite number."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return fallback
+    if not math.isfinite(v):
+        return fallback
+    return min(max(v, lo), hi)
+
+
+class _Lists:
+    """The numeric inputs flattened to Python floats once (for the NaN gate)."""
+
+    __slots__ = ("people", "proposed", "subject", "vehicle")
+
+    def __init__(self, inp: GovernorInput) -> None:
+        veh, ppl, subj = inp.vehicle, inp.people, inp.subject
+        self.vehicle = [*veh.position_ned_m.tolist(), *veh.velocity_ned_mps.tolist(),
+                        *veh.attitude_rpy_rad.tolist()]
+        self.people = [*ppl.position_ned_m.ravel().tolist(), *ppl.velocity_ned_mps.ravel().tolist(),
+                       *ppl.uncertainty_m.tolist()]
+        self.proposed = inp.proposed.velocity_ned_mps.tolist() if inp.proposed is not None else []
+        self.subject = ([*subj.position_ned_m.tolist(), *subj.velocity_ned_mps.tolist(),
+                         *subj.cov_ned_m2.ravel().tolist()] if subj.valid else [])
+
+
+class SafetyGovernor:
+    """Run-time assurance. Stateful only for the accel cap and the hold timer; :meth:`reset` clears it."""
+
+    def __init__(self, safety: SafetyConfig, fence: FenceConfig) -> None:
+        s = safety
+        # Defence in depth: re-apply the hard limits, even to a config built without validation.
+        self.standoff_m = _sane(s.min_standoff_m, H.HARD_MIN_STANDOFF_M, 1e6, H.HARD_MIN_STANDOFF_M * 2)
+        self.vh_mps = _sane(s.max_horizontal_speed_mps, 0.0, H.HARD_MAX_HORIZONTAL_SPEED_MPS, 0.0)
+        self.vv_mps = _sane(s.max_vertical_speed_mps, 0.0, H.HARD_MAX_VERTICAL_SPEED_MPS, 0.0)
+        self.accel_mps2 = _sane(s.max_accel_mps2, 0.0, H.HARD_MAX_ACCEL_MPS2, 0.0)
+        self.decel_mps2 = _sane(s.braking_decel_mps2, 0.1, H.HARD_MAX_ACCEL_MPS2, 1.0)
+        self.yaw_rate_radps = _sane(s.max_yaw_rate_radps, 0.0, H.HARD_MAX_YAW_RATE_RADPS, 0.0)
+        self.ttl_s = _sane(s.command_ttl_s, 1e-3, H.HARD_MAX_COMMAND_TTL_S, 0.1)
+        self.stale_s = _sane(s.stale_input_s, 1e-3, 5.0, 0.5)
+        self.subject_timeout_s = _sane(s.subject_lost_timeout_s, 0.0, 30.0, 0.0)
+        self.hold_to_mode_s = _sane(s.hold_to_mode_request_s, 0.0, 60.0, 0.5)
+        self.unobserved_mps = _sane(s.unobserved_speed_mps, 0.0, H.HARD_MAX_UNOBSERVED_SPEED_MPS, 0.0)
+        self.growth_mps = _sane(s.person_uncertainty_growth_mps, 0.5, 50.0, 12.0)
+        latency = _sane(s.command_latency_s, 0.0, 10.0, 2.0)
+        self.latency_s = latency
+        ap_timeout = _sane(s.autopilot_command_timeout_s, 0.0, 10.0, 5.0)
+        #: Time a command may keep flying before braking starts (s).
+        self.horizon_s = latency + self.ttl_s + ap_timeout
+        self.max_speed_mps = math.hypot(self.vh_mps, self.vv_mps)
+        #: Bound on T + |v|/(2a) for every admissible v (s).
+        self.tau_max_s = self.horizon_s + self.max_speed_mps / (2.0 * self.decel_mps2)
+        self._fence_reach_m = self.max_speed_mps * self.tau_max_s + FENCE_EPS_M + 1.0
+        self.fence = Geofence(fence)
+        self._prev_v: Vec | None = None
+        self._prev_t = 0.0
+        self._hold_since_s: float | None = None
+        self._last_now_s = 0.0
+
+    def reset(self) -> None:
+        """Forget the previous output and the hold timer (call on disengage / new session)."""
+        self._prev_v = None
+        self._hold_since_s = None
+
+    # ---------------------------------------------------------------------------------------------
+    def step(self, inp: GovernorInput) -> GovernorOutput:
+        """One decision. Never raises; see the module docstring for the rules."""
+        try:
+            return self._step(inp)
+        except Exception:
+            log.exception("safety governor internal error; holding")
+            engaged = True
+            try:
+                engaged = bool(inp.operator.engaged and inp.operator.deadman_ok and inp.vehicle.armed
+                               and inp.vehicle.mode in COMPANION_CONTROL_MODES)
+            except Exception:
+                engaged = True
+            return self._hold(inp, frozenset({L.INTERNAL_ERROR}), engaged)
+
+    def _now(self, inp: GovernorInput) -> float:
+        try:
+            now = float(inp.now_s)
+        except Exception:
+            now = math.nan
+        return now if math.isfinite(now) else self._last_now_s
+
+    def _hold(self, inp: GovernorInput, limits: frozenset[str], engaged: bool) -> GovernorOutput:
+        """A HOLD (never raises). The stamp falls back to the last finite ``now_s`` if needed."""
+        now = self._now(inp)
+        mode_request = None
+        if engaged:
+            if self._hold_since_s is None or now < self._hold_since_s:
+                self._hold_since_s = now
+            if now - self._hold_since_s >= self.hold_to_mode_s:
+                mode_request = ModeRequest.BRAKE
+            self._prev_v, self._prev_t = (0.0, 0.0, 0.0), now
+        else:
+            self.reset()
+        nan3 = np.full(3, np.nan)
+        sp, margin = nan3, math.nan
+        try:
+            pos = inp.vehicle.position_ned_m
+            if np.isfinite(pos).all():
+                sp = np.array(pos, dtype=np.float64)
+                margin = self.fence.margin_m(sp)
+        except Exception:
+            pass
+        safe = SafeCommand(VelocityCommand.hold(now), Verdict.HOLD, limits, now + self.ttl_s, mode_request)
+        return GovernorOutput(safe, engaged, None, sp, margin, True)
+
+    def _gates(self, inp: GovernorInput, now: float, now_ok: bool, lists: _Lists) -> list[str]:
+        op, veh, s = inp.operator, inp.vehicle, self.stale_s
+        gates: list[str] = []
+        if not op.engaged:
+            gates.append(L.NOT_ENGAGED)
+        if not op.deadman_ok:
+            gates.append(L.DEADMAN)
+        if not veh.armed:
+            gates.append(L.NOT_ARMED)
+        if veh.mode not in COMPANION_CONTROL_MODES:
+            gates.append(L.WRONG_MODE)
+        if not veh.link_ok:
+            gates.append(L.LINK_LOST)
+        if not abs(now - veh.stamp_s) <= s:  # written so that NaN fails the gate
+            gates.append(L.STALE_VEHICLE)
+        if not abs(now - float(inp.perception_stamp_s)) <= s:
+            gates.append(L.STALE_PERCEPTION)
+        subj, prop, sector = inp.subject, inp.proposed, inp.observed_sector
+        # sum() of the values is finite iff every value is (an absurd overflow also fails: closed)
+        total = (sum(lists.vehicle) + sum(lists.people) + veh.stamp_s + inp.people.stamp_s
+                 + (0.0 if prop is None else sum(lists.proposed) + prop.yaw_rate_radps + prop.stamp_s)
+                 + (sum(lists.subject) + subj.stamp_s if subj.valid else 0.0)
+                 + (0.0 if sector is None else float(sector[0]) + float(sector[1])))
+        if not (now_ok and math.isfinite(total)):
+            gates.append(L.NAN_INPUT)
+        if prop is None or not abs(now - prop.stamp_s) <= s:
+            gates.append(L.NO_COMMAND)
+        if not subj.valid or not now - subj.stamp_s <= s + self.subject_timeout_s:
+            gates.append(L.SUBJECT_LOST)
+        return gates
+
+    def _people_constraints(self, inp: GovernorInput, p_act: Vec, p: Vec,
+                            now: float) -> tuple[list[HalfSpace], float | None]:
+        """Half-spaces for the vehicle at ``p_act``, and the 3D separation of ``p`` from the nearest body."""
+        people = inp.people
+        age = min(max(now - people.stamp_s, 0.0), self.stale_s)
+        bodies: list[tuple[Vec, Vec, float]] = []
+        for pos, vel, sig in zip(people.position_ned_m.tolist(), people.velocity_ned_mps.tolist(),
+                                 people.uncertainty_m.tolist()):
+            bodies.append(((pos[0] + vel[0] * age, pos[1] + vel[1] * age, pos[2] + vel[2] * age),
+                           (vel[0], vel[1], vel[2]), max(0.0, sig)))
+        subj = inp.subject
+        if subj.valid:  # defence in depth: the subject is a person even if People missed it
+            sage = min(max(now - subj.stamp_s, 0.0), self.stale_s + self.subject_timeout_s)
+            sp, sv = subj.position_ned_m.tolist(), subj.velocity_ned_mps.tolist()
+            cov = subj.cov_ned_m2
+            sig = math.sqrt(max(0.0, float(cov[0, 0]), float(cov[1, 1])))
+            bodies.append(((sp[0] + sv[0] * sage, sp[1] + sv[1] * sage, sp[2] + sv[2] * sage),
+                           (sv[0], sv[1], sv[2]), sig + self.growth_mps * max(0.0, sage - age)
+                           / UNCERTAINTY_SIGMAS))
+        halfspaces: list[HalfSpace] = []
+        min_sep: float | None = None
+        grow = self.growth_mps * age / UNCERTAINTY_SIGMAS
+        bound = self.max_speed_mps + 1.0
+        top, lat = PERSON_HEIGHT_M, self.latency_s
+        for foot, vel, sig in bodies:
+            ahead = (foot[0] + vel[0] * lat, foot[1] + vel[1] * lat, foot[2] + vel[2] * lat)
+            hs, _, _ = person_halfspace(p_act, ahead, vel, sig + grow, standoff_m=self.standoff_m,
+                                        decel_mps2=self.decel_mps2, horizon_s=self.horizon_s,
+                                        max_speed_mps=self.max_speed_mps)
+            qd = min(max(p[2], foot[2] - top), foot[2])
+            dist = math.sqrt((p[0] - foot[0]) ** 2 + (p[1] - foot[1]) ** 2 + (p[2] - qd) ** 2)
+            if min_sep is None or dist < min_sep:
+                min_sep = dist
+            if hs[3] < bound:  # a constraint with h >= max speed can never bind
+                halfspaces.append(hs)
+        return halfspaces, min_sep
+
+    def _step(self, inp: GovernorInput) -> GovernorOutput:
+        now_raw = float(inp.now_s)
+        now_ok = math.isfinite(now_raw)
+        now = now_raw if now_ok else self._last_now_s
+        self._last_now_s = now
+        gates = self._gates(inp, now, now_ok, _Lists(inp))
+        if gates:
+            engaged = not any(g in L.DISENGAGING_GATES for g in gates)
+            return self._hold(inp, frozenset(gates), engaged)
+        prop = inp.proposed
+        assert prop is not None  # the NO_COMMAND gate guarantees it
+        veh = inp.vehicle
+        p = as_vec(veh.position_ned_m.tolist())
+        v_prop = as_vec(prop.velocity_ned_mps.tolist())
+        limits: set[str] = set()
+
+        # -- 2. soft shaping ------------------------------------------------------------------------
+        yaw = prop.yaw_rate_radps
+        if abs(yaw) > self.yaw_rate_radps:
+            yaw = math.copysign(self.yaw_rate_radps, yaw)
+            limits.add(L.YAW_RATE_CAP)
+        v = self._caps(v_prop, limits)
+        if self._prev_v is not None and 0.0 <= now - self._prev_t <= ACCEL_REFERENCE_MAX_AGE_S:
+            ref, dt = self._prev_v, now - self._prev_t
+        else:
+            ref, dt = as_vec(veh.velocity_ned_mps.tolist()), NOMINAL_PERIOD_S
+        dn, de, dd = v[0] - ref[0], v[1] - ref[1], v[2] - ref[2]
+        dv = math.sqrt(dn * dn + de * de + dd * dd)
+        dv_max = self.accel_mps2 * dt
+        if dv > dv_max:
+            k = dv_max / dv
+            v = (ref[0] + dn * k, ref[1] + de * k, ref[2] + dd * k)
+            limits.add(L.ACCEL_CAP)
+            v = self._caps(v, limits)
+        sector = inp.observed_sector
+        vs = sector_project(v, sector, self.unobserved_mps)
+        if vs != v:
+            limits.add(L.UNOBSERVED_DIRECTION)
+            v = vs
+
+        # -- 3. hard constraints ----------------------------------------------------------------------
+        # Evaluated where the vehicle will be when this command takes effect (after the latency, at its
+        # current velocity): the commands already in flight cannot be taken back.
+        vv = veh.velocity_ned_mps.tolist()
+        lat = self.latency_s
+        p_act = (p[0] + vv[0] * lat, p[1] + vv[1] * lat, p[2] + vv[2] * lat)
+        people_hs, min_sep = self._people_constraints(inp, p_act, p, now)
+        fence_hs, balls = fence_sets(self.fence, p_act, self.tau_max_s, self._fence_reach_m)
+        cons = VelocityConstraints(people_hs, fence_hs, balls, self.vh_mps, self.vv_mps, sector,
+                                   self.unobserved_mps)
+        feasible = True
+        x: Vec | None = v
+        if not cons.feasible(v, use_sector=False):
+            x, feasible = self._solve(cons, v, sector)
+            limits.update(cons.violated(v))
+            limits.update(cons.active(x, _ACTIVE_TOL))
+            if math.hypot(x[0], x[1]) >= self.vh_mps - _ACTIVE_TOL:
+                limits.add(L.SPEED_CAP)
+            if abs(x[2]) >= self.vv_mps - _ACTIVE_TOL:
+                limits.add(L.VERTICAL_SPEED_CAP)
+        assert x is not None
+        if not all(math.isfinite(c) for c in (*x, yaw)):
+            raise FloatingPointError(f"non-finite governor output {x}, yaw {yaw}")
+
+        # -- 4. output ------------------------------------------------------------------------------
+        changed = x != v_prop or yaw != prop.yaw_rate_radps
+        verdict = Verdict.LIMITED if changed else Verdict.PASS
+        if not changed:
+            limits.clear()
+        cmd = VelocityCommand(np.array(x), yaw, now)
+        safe = SafeCommand(cmd, verdict, frozenset(limits), now + self.ttl_s, None)
+        self._prev_v, self._prev_t = x, now
+        self._hold_since_s = None
+        sp = stopping_point(p, x, decel_mps2=self.decel_mps2, latency_s=self.horizon_s)
+        return GovernorOutput(safe, True, min_sep, sp, self.fence.margin_m(sp), feasible)
+
+    def _caps(self, v: Vec, limits: set[str]) -> Vec:
+        vn, ve, vd = v
+        sp = math.hypot(vn, ve)
+        if sp > self.vh_mps:
+            k = self.vh_mps / sp
+            vn, ve = vn * k, ve * k
+            limits.add(L.SPEED_CAP)
+        if abs(vd) > self.vv_mps:
+            vd = math.copysign(self.vv_mps, vd)
+            limits.add(L.VERTICAL_SPEED_CAP)
+        return (vn, ve, vd)
+
+    def _solve(self, cons: VelocityConstraints, v: Vec, sector: tuple[float, float] | None) -> tuple[Vec, bool]:
+        """Projection with the sector set if possible, else without it, else best effort."""
+        convex = sector_is_convex(sector)
+        if all(h >= 0.0 for *_, h, _n in cons.people):
+            # zero satisfies every set, so the intersection is not empty
+            ok_with_sector, ok_without = True, True
+        else:
+            cands = cons.candidates()
+            ok_without = any(cons.feasible(c, False) for c in cands)
+            ok_with_sector = ok_without and any(cons.feasible(c, True) for c in cands)
+        if ok_with_sector and convex:
+            x = cons.project(v, use_sector=True)
+            if x is not None:
+                return x, True
+        if ok_without:
+            x = cons.project(v, use_sector=False)
+            if x is not None:
+                xs = sector_project(x, sector, self.unobserved_mps)
+                if xs != x and cons.feasible(xs, False):
+                    return xs, True
+                return x, True
+        return cons.best_effort(v, []), False
+
+
+__all__ = ["GovernorInput", "GovernorOutput", "SafetyGovernor"]

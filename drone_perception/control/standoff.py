@@ -1,0 +1,165 @@
+"""The governor's hard constraints on the commanded velocity, as simple convex sets in velocity space.
+
+Everything here is plain-Python math on 3-tuples (NED, m/s): at this size it is several times faster
+than numpy. Sets:
+
+* **half-space** ``(cn, ce, cd, h, limit)``: ``c . v <= h`` with ``|c| = 1``;
+* **ball** ``(cn, ce, cd, radius, limit)``: ``|v - centre| <= radius`` (the tether);
+* **cylinder** of the speed caps: ``|v_horizontal| <= vh`` and ``|v_down| <= vv``;
+* **sector** set of the unobserved-direction cap: the horizontal velocity is within ``u`` of the observed
+  cone (the part of it pointing outside the observed sector is at most ``u``).
+
+People (charter item 1). A person is a vertical segment from the foot point up ``PERSON_HEIGHT_M``.
+With ``n`` the unit vector from the nearest point of the segment to the vehicle, the effective distance
+``d = |vehicle - segment| - k*sigma`` (``k = UNCERTAINTY_SIGMAS``), the budget ``b = d - standoff`` and
+``T`` the time the last command may keep flying, the allowed closing speed is
+``v_allow = -a*T + sqrt((a*T)^2 + 2*a*b)`` for ``b > 0`` and 0 otherwise (a = braking deceleration):
+closing at ``v_allow`` for ``T`` and then braking at ``a`` uses exactly the budget (tightened to
+``b / (T + S/(2a))`` where that is smaller, see :func:`allowed_closing_speed`). The relative closing
+speed must not exceed it: ``(v - v_person) . (-n) <= v_allow``, i.e. the half-space
+``(-n) . v <= v_allow - n . v_person``. A person walking towards the vehicle faster than ``v_allow`` makes
+this half-space exclude zero: the vehicle is then *required* to move away (or up).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from drone_perception.config.limits import PERSON_HEIGHT_M
+from drone_perception.control import limits as L
+from drone_perception.control.geofence import Geofence
+
+Vec = tuple[float, float, float]
+HalfSpace = tuple[float, float, float, float, str]
+Ball = tuple[float, float, float, float, str]
+
+#: Position uncertainty (1-sigma) is multiplied by this before it is subtracted from the distance.
+UNCERTAINTY_SIGMAS = 2.0
+#: Margin (m) kept from the fence by the predicted stopping point.
+FENCE_EPS_M = 0.05
+#: Margin (rad) taken off each side of the observed sector (the image edges count as unobserved).
+SECTOR_MARGIN_RAD = 0.1
+
+
+def allowed_closing_speed(budget_m: float, decel_mps2: float, horizon_s: float,
+                          max_speed_mps: float = math.inf) -> float:
+    """Allowed closing speed (m/s) for a stopping budget (m), braking deceleration (m/s^2), horizon T
+    (s) and the largest commanded speed S (m/s); 0 for ``budget_m <= 0``.
+
+    ``min(-a*T + sqrt((a*T)^2 + 2*a*b), b / (T + S/(2a)))``. The first term assumes braking along the
+    direction to the person; a vehicle that brakes along its velocity vector at ``a`` slows its closing
+    component ``c`` only at ``a*c/|v|`` and travels ``c*|v|/(2a)`` towards the person while stopping,
+    which the second term bounds for every ``|v| <= S``.
+    """
+    if not budget_m > 0.0:
+        return 0.0
+    at = decel_mps2 * horizon_s
+    return min(-at + math.sqrt(at * at + 2.0 * decel_mps2 * budget_m),
+               budget_m / (horizon_s + max_speed_mps / (2.0 * decel_mps2)))
+
+
+def person_halfspace(p: Vec, foot: Vec, vel: Vec, sigma_m: float, *, standoff_m: float,
+                     decel_mps2: float, horizon_s: float,
+                     max_speed_mps: float = math.inf) -> tuple[HalfSpace, float, float]:
+    """The half-space of one person, their 3D distance to the vehicle (no uncertainty subtracted) and
+    the budget ``b`` (m). ``foot`` is the foot point (NED), ``vel`` the person's velocity."""
+    top_d = foot[2] - PERSON_HEIGHT_M
+    qd = top_d if p[2] < top_d else (foot[2] if p[2] > foot[2] else p[2])
+    dn, de, dd = p[0] - foot[0], p[1] - foot[1], p[2] - qd
+    dist = math.sqrt(dn * dn + de * de + dd * dd)
+    if dist > 1e-6:
+        nn, ne, nd = dn / dist, de / dist, dd / dist
+    else:  # on the body: away = up
+        nn, ne, nd = 0.0, 0.0, -1.0
+    budget = dist - UNCERTAINTY_SIGMAS * sigma_m - standoff_m
+    v_allow = allowed_closing_speed(budget, decel_mps2, horizon_s, max_speed_mps)
+    h = v_allow - (nn * vel[0] + ne * vel[1] + nd * vel[2])
+    return (-nn, -ne, -nd, h, L.STANDOFF if budget <= 0.0 else L.CLOSING_SPEED), dist, budget
+
+
+def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float) -> tuple[list[HalfSpace], list[Ball]]:
+    """Constraints keeping the point ``p + v*tau_s`` inside the fence (with ``FENCE_EPS_M``).
+
+    ``tau_s`` must bound ``T + |v|/(2a)`` for every admissible ``v`` (the stopping point of ``v`` then
+    lies on the segment from ``p`` to ``p + v*tau_s``, and each set is convex and contains ``p``, so
+    the stopping point is inside too). Boundaries farther than ``reach_m`` are skipped. Where the vehicle
+    is already within ``FENCE_EPS_M`` of a boundary or outside it, the set only forbids moving further
+    out (zero velocity is always admissible).
+    """
+    halfspaces: list[HalfSpace] = []
+    balls: list[Ball] = []
+    for b in fence.boundaries(p, reach_m):
+        if b.limit == L.TETHER:
+            a = fence.tether_anchor_ned_m
+            length = fence.tether_length_m or 0.0
+            r = length - b.distance_m
+            radius = max(length - FENCE_EPS_M, r) / tau_s
+            balls.append(((a[0] - p[0]) / tau_s, (a[1] - p[1]) / tau_s, (a[2] - p[2]) / tau_s, radius, L.TETHER))
+        else:
+            rhs = max(0.0, b.distance_m - FENCE_EPS_M) / tau_s
+            halfspaces.append((b.normal_ned[0], b.normal_ned[1], b.normal_ned[2], rhs, b.limit))
+    return halfspaces, balls
+
+
+def wrap_pi(a: float) -> float:
+    """Angle wrapped to [-pi, pi)."""
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def sector_project(v: Vec, sector: tuple[float, float] | None, u_mps: float) -> Vec:
+    """Cap the horizontal part of ``v`` that points outside the observed sector at ``u_mps``.
+
+    ``sector`` is ``(center_yaw_rad, half_width_rad)`` (yaw 0 = north, positive east); it is narrowed
+    by ``SECTOR_MARGIN_RAD``. ``None`` means nothing is observed (the whole horizontal speed is capped).
+    The nearest point of the observed cone is kept and the remainder is shortened to ``u_mps``; for a
+    sector no wider than pi this is the Euclidean projection onto a convex set.
+    """
+    vn, ve = v[0], v[1]
+    sp = math.hypot(vn, ve)
+    if sp <= u_mps:
+        return v
+    if sector is None or sector[1] - SECTOR_MARGIN_RAD <= 0.0:
+        k = u_mps / sp
+        return (vn * k, ve * k, v[2])
+    center, half = sector[0], sector[1] - SECTOR_MARGIN_RAD
+    if half >= math.pi:
+        return v
+    delta = wrap_pi(math.atan2(ve, vn) - center)
+    if abs(delta) <= half:
+        return v
+    edge = center + (half if delta > 0.0 else -half)
+    en, ee = math.cos(edge), math.sin(edge)
+    along = max(0.0, vn * en + ve * ee)
+    qn, qe = along * en, along * ee
+    rn, re = vn - qn, ve - qe
+    rl = math.hypot(rn, re)
+    if rl <= u_mps:
+        return v
+    k = u_mps / rl
+    return (qn + rn * k, qe + re * k, v[2])
+
+
+def sector_is_convex(sector: tuple[float, float] | None) -> bool:
+    return sector is None or sector[1] - SECTOR_MARGIN_RAD <= math.pi / 2.0
+
+
+def as_vec(a: Sequence[float]) -> Vec:
+    return (float(a[0]), float(a[1]), float(a[2]))
+
+
+__all__ = [
+    "FENCE_EPS_M",
+    "SECTOR_MARGIN_RAD",
+    "UNCERTAINTY_SIGMAS",
+    "Ball",
+    "HalfSpace",
+    "Vec",
+    "allowed_closing_speed",
+    "as_vec",
+    "fence_sets",
+    "person_halfspace",
+    "sector_is_convex",
+    "sector_project",
+    "wrap_pi",
+]
