@@ -15,6 +15,7 @@ from drone_perception.errors import DronePerceptionError
 COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.sim",
     "drone_perception.cli.track",
+    "drone_perception.cli.sim_vehicle",
 )
 
 
