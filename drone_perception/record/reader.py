@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class FlightLog:
     complete: bool
     size_bytes: int
     schema_names: dict[str, str] = field(default_factory=dict)
+    #: Median of (MCAP log_time, wall clock s) - stamp_s: maps stack time to wall time. None if unknown.
+    wall_minus_stamp_s: float | None = None
 
     def get(self, topic: str) -> list[Stamped]:
         return self.messages.get(topic, [])
@@ -78,6 +81,7 @@ class _Collector:
         self.problems: list[str] = []
         self.bad_messages = 0
         self.orphans = 0
+        self.wall_offsets: list[float] = []
 
     def add(self, record: Any) -> None:
         if isinstance(record, Schema):
@@ -108,6 +112,8 @@ class _Collector:
         if topic == topics.CAMERA and not self.keep_camera_data and "data" in payload:
             payload["data_bytes"] = len(payload.pop("data")) * 3 // 4
         self.messages.setdefault(topic, []).append((float(stamp), payload))
+        if len(self.wall_offsets) < 1000 and msg.log_time > 0:
+            self.wall_offsets.append(msg.log_time * 1e-9 - float(stamp))
 
 
 def read_record(path: str | Path, *, keep_camera_data: bool = False) -> FlightLog:
@@ -138,7 +144,8 @@ def read_record(path: str | Path, *, keep_camera_data: bool = False) -> FlightLo
     schema_names = {t: col.schemas.get(sid, "") for t, sid in col.channels.values()}
     if col.problems:
         log.warning("flight record %s: %s", p, "; ".join(col.problems))
-    return FlightLog(p, col.messages, tuple(col.problems), complete, size, schema_names)
+    wall = statistics.median(col.wall_offsets) if col.wall_offsets else None
+    return FlightLog(p, col.messages, tuple(col.problems), complete, size, schema_names, wall)
 
 
 def _read_stream(reader: StreamReader, col: _Collector, size: int) -> bool:

@@ -1,0 +1,50 @@
+"""One call from a flight record (and optional autopilot logs) to the HTML report and JSON verdict.
+
+    from drone_perception.audit.api import audit_record
+    verdict = audit_record("runs/x/record.mcap", "runs/x/report.html", "runs/x/verdict.json")
+    verdict["overall"]     # "pass" | "fail" | "unverifiable";  verdict["exit_code"]  0 | 1 | 3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from drone_perception.audit.autopilot_logs import autopilot_section, read_autopilot_log
+from drone_perception.audit.checks import run_checks
+from drone_perception.audit.model import AuditVerdict
+from drone_perception.audit.report import write_report
+from drone_perception.record.reader import FlightLog, read_record
+
+
+def audit_log(log: FlightLog, *, autopilot_logs: list[str | Path] | tuple[str | Path, ...] = ()) -> AuditVerdict:
+    """Run every check on ``log``; attach what the autopilot logs say (the first log given; the
+    others are listed in ``autopilot["others"]``)."""
+    verdict = run_checks(log)
+    sections = [autopilot_section(read_autopilot_log(p), log) for p in autopilot_logs]
+    if not sections:
+        return verdict
+    main = dict(sections[0])
+    if len(sections) > 1:
+        main["others"] = sections[1:]
+    return dataclasses.replace(verdict, autopilot=main)
+
+
+def audit_record(
+    record_path: str | Path,
+    report_path: str | Path | None = None,
+    verdict_path: str | Path | None = None,
+    *,
+    tlog: str | Path | None = None,
+    ulog: str | Path | None = None,
+) -> dict[str, Any]:
+    """Read ``record_path``, check it, write the report/verdict where asked; return the verdict dict.
+
+    Raises :class:`drone_perception.record.errors.RecordError` only when the record cannot be opened
+    (missing file); a damaged or empty record gives a verdict that says what could not be checked.
+    """
+    log = read_record(record_path)
+    logs = [p for p in (tlog, ulog) if p is not None]
+    verdict = audit_log(log, autopilot_logs=logs)
+    return write_report(log, verdict, report_path, verdict_path)

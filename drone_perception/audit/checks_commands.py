@@ -1,0 +1,272 @@
+"""Charter invariants about what the stack *sent*: engagement, expiry, allowlist, operator in command,
+tether/simulation only, and whether the evidence itself is complete."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Any
+
+from drone_perception.audit.model import CheckResult, Status
+from drone_perception.audit.series import Context, StepSeries, sent_setpoints
+from drone_perception.record import topics
+from drone_perception.record.reader import FlightLog
+from drone_perception.types import ModeRequest
+
+# MAV_CMD ids (MAVLink common.xml) that hand control away from the operator or actuate something.
+MAV_CMD_NAV_TAKEOFF = 22
+MAV_CMD_NAV_TAKEOFF_LOCAL = 24
+MAV_CMD_NAV_VTOL_TAKEOFF = 84
+MAV_CMD_NAV_GUIDED_ENABLE = 92
+MAV_CMD_DO_SET_MODE = 176
+MAV_CMD_DO_SET_SERVO = 183
+MAV_CMD_DO_REPEAT_SERVO = 184
+MAV_CMD_DO_GRIPPER = 211
+MAV_CMD_MISSION_START = 300
+MAV_CMD_COMPONENT_ARM_DISARM = 400
+#: Never sent by the stack: arming, take-off, mission start, guided-enable, actuators.
+FORBIDDEN_COMMANDS: dict[int, str] = {
+    MAV_CMD_NAV_TAKEOFF: "NAV_TAKEOFF", MAV_CMD_NAV_TAKEOFF_LOCAL: "NAV_TAKEOFF_LOCAL",
+    MAV_CMD_NAV_VTOL_TAKEOFF: "NAV_VTOL_TAKEOFF", MAV_CMD_NAV_GUIDED_ENABLE: "NAV_GUIDED_ENABLE",
+    MAV_CMD_DO_SET_SERVO: "DO_SET_SERVO", MAV_CMD_DO_REPEAT_SERVO: "DO_REPEAT_SERVO",
+    MAV_CMD_DO_GRIPPER: "DO_GRIPPER", MAV_CMD_MISSION_START: "MISSION_START",
+    MAV_CMD_COMPONENT_ARM_DISARM: "COMPONENT_ARM_DISARM",
+}
+#: Message types that take control from the operator.
+FORBIDDEN_MESSAGES = frozenset({"SET_MODE", "RC_CHANNELS_OVERRIDE", "MANUAL_CONTROL"})
+
+# Fallback copy of firmware_bridge.allowlist (used only if that package cannot be imported at audit
+# time, e.g. an auditor's install without the bridge). Keep in step with firmware_bridge/allowlist.py.
+_FALLBACK_ALLOWED_MESSAGES = frozenset({
+    "HEARTBEAT", "SET_POSITION_TARGET_LOCAL_NED", "COMMAND_LONG", "COMMAND_ACK", "PARAM_SET",
+    "PARAM_REQUEST_READ", "MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_REQUEST_INT", "MISSION_REQUEST_LIST",
+    "MISSION_ACK", "CAMERA_INFORMATION", "CAMERA_TRACKING_IMAGE_STATUS", "CAMERA_TRACKING_GEO_STATUS",
+    "STATUSTEXT",
+})
+_FALLBACK_ALLOWED_COMMANDS = frozenset({511, 512, MAV_CMD_DO_SET_MODE})  # SET_MESSAGE_INTERVAL, REQUEST_MESSAGE
+
+
+def _safe_mode_params(ctx: Context) -> frozenset[tuple[int, int, int]] | None:
+    """DO_SET_MODE parameter triples of the safer modes (for the run's autopilot, else either)."""
+    try:
+        from firmware_bridge.dialects import ARDUPILOT, PX4, dialect_for
+    except ImportError:
+        return None
+    link_cfg = ((ctx.meta or {}).get("config") or {}).get("link") or {}
+    name = link_cfg.get("autopilot") if isinstance(link_cfg, dict) else None
+    try:
+        return dialect_for(name).safe_mode_params if name else ARDUPILOT.safe_mode_params | PX4.safe_mode_params
+    except Exception:  # unknown autopilot name in the record: accept either dialect's safer modes
+        return ARDUPILOT.safe_mode_params | PX4.safe_mode_params
+
+
+def _no_traffic(key: str, title: str, item: int, log: FlightLog, ctx: Context) -> CheckResult | None:
+    """Result when nothing was recorded on /mavlink/out (None when there is traffic to check)."""
+    if log.get(topics.MAVLINK_OUT):
+        return None
+    if ctx.is_sim:
+        return CheckResult(key, title, item, Status.PASS,
+                           f"no MAVLink traffic: direct simulation link ({ctx.link!r}), the stack could only send "
+                           "velocity commands to the simulator", basis="/meta link")
+    return CheckResult(key, title, item, Status.UNVERIFIABLE,
+                       "no /mavlink/out recorded on a non-simulation link: what was sent cannot be checked")
+
+
+def check_no_commands_while_disengaged(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 2: no setpoint leaves the stack unless the operator engaged follow with a live dead-man."""
+    key, title, item = "no_commands_while_disengaged", "No commands while disengaged", 2
+    sps, basis = sent_setpoints(log)
+    if len(ctx.engaged) == 0:
+        return CheckResult(key, title, item, Status.UNVERIFIABLE,
+                           "engagement state unknown: no /operator/input and no engaged flag on /control/safe")
+    if not sps and not (log.get(topics.MAVLINK_OUT) or log.get(topics.SAFE)):
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, "neither /mavlink/out nor /control/safe recorded")
+    bad = [sp.stamp_s for sp in sps if not ctx.engaged.at(sp.stamp_s, False)]
+    bad += [s for s, m in log.get(topics.SAFE) if m.get("sent") is True and m.get("engaged") is False]
+    bad.sort()
+    detail = (f"{len(bad)} of {len(sps)} setpoints sent while disengaged (first at t={bad[0]:.2f} s)" if bad
+              else f"all {len(sps)} setpoints sent while engaged")
+    return CheckResult(key, title, item, Status.FAIL if bad else Status.PASS, detail + f"; engagement from "
+                       f"{ctx.engaged_source}", None, "", bad[0] if bad else None, basis, len(bad), len(sps))
+
+
+def check_commands_expire(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 4: every setpoint is sent before its ``expires_at_s``; nothing is re-sent after the
+    pipeline stopped producing commands (a send after the last command's expiry)."""
+    key, title, item = "commands_expire", "Commands expire, no background re-send", 4
+    sps, basis = sent_setpoints(log)
+    safe = StepSeries([(s, m.get("expires_at_s")) for s, m in log.get(topics.SAFE)])
+    if not sps:
+        if log.get(topics.MAVLINK_OUT) or log.get(topics.SAFE):
+            return CheckResult(key, title, item, Status.PASS, "no setpoints were sent", basis=basis)
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, "neither /mavlink/out nor /control/safe recorded")
+    margins: list[tuple[float, float]] = []
+    unknown = 0
+    for sp in sps:
+        exp = sp.expires_at_s if sp.expires_at_s is not None else safe.at(sp.stamp_s)
+        if not isinstance(exp, (int, float)) or not math.isfinite(exp):
+            unknown += 1
+            continue
+        margins.append((float(exp) - sp.stamp_s, sp.stamp_s))
+    if not margins:
+        return CheckResult(key, title, item, Status.UNVERIFIABLE,
+                           f"{unknown} setpoints sent but no expiry time recorded for any of them", unit="s")
+    worst = min(margins)
+    bad = sum(1 for m, _ in margins if m <= 0)
+    last_cmd = safe.stamps[-1] if len(safe) else None
+    after = [sp.stamp_s for sp in sps if last_cmd is not None and sp.stamp_s > last_cmd]
+    detail = f"smallest time left before expiry at send {worst[0] * 1000:.0f} ms (t={worst[1]:.2f} s)"
+    if bad:
+        detail += f"; {bad} setpoints sent at or after their expiry (stale or re-sent in the background)"
+    if after:
+        detail += f"; {len(after)} setpoints sent after the pipeline's last command (t={last_cmd:.2f} s)"
+    status = Status.FAIL if bad else Status.PASS
+    if unknown and status is Status.PASS:
+        status = Status.UNVERIFIABLE
+        detail += f"; {unknown} setpoints have no known expiry"
+    return CheckResult(key, title, item, status, detail, worst[0], "s", worst[1], basis, bad, len(margins))
+
+
+class _Msg(SimpleNamespace):
+    """A recorded /mavlink/out message dressed up for ``firmware_bridge.allowlist.Allowlist.check``."""
+
+    def get_type(self) -> str:
+        return str(self.msg_type)
+
+
+def _allowlist_checker(ctx: Context) -> tuple[Any, str]:
+    try:
+        from firmware_bridge.allowlist import Allowlist
+        from firmware_bridge.errors import AllowlistViolation
+    except ImportError:
+        return None, "fallback copy of the bridge allowlist (firmware_bridge not importable)"
+    modes = _safe_mode_params(ctx) or frozenset()
+    al = Allowlist(modes)
+
+    def check(m: dict[str, Any]) -> str | None:
+        fields = dict(m.get("fields") or {})
+        if m.get("command") is not None:
+            fields.setdefault("command", m["command"])
+        try:
+            al.check(_Msg(msg_type=m.get("msg_type"), **fields))
+        except AllowlistViolation as exc:
+            return str(exc)
+        return None
+
+    return check, "firmware_bridge.allowlist.Allowlist (the bridge's own check)"
+
+
+def check_allowlist(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 6: every outgoing MAVLink message is on the bridge's explicit allowlist."""
+    key, title, item = "allowlist", "Outgoing MAVLink on the allowlist", 6
+    early = _no_traffic(key, title, item, log, ctx)
+    if early is not None:
+        return early
+    checker, basis = _allowlist_checker(ctx)
+    bad: list[tuple[float, str]] = []
+    incomplete = 0
+    msgs = log.get(topics.MAVLINK_OUT)
+    for s, m in msgs:
+        kind = m.get("msg_type")
+        if checker is None:
+            if kind not in _FALLBACK_ALLOWED_MESSAGES:
+                bad.append((s, f"message type {kind!r} not allowed"))
+            elif kind == "COMMAND_LONG" and m.get("command") not in _FALLBACK_ALLOWED_COMMANDS:
+                bad.append((s, f"command id {m.get('command')} not allowed"))
+            continue
+        try:
+            why = checker(m)
+        except (AttributeError, TypeError):
+            incomplete += 1  # the record lacks a field the bridge's check needs
+            continue
+        if why:
+            bad.append((s, why))
+    if bad:
+        return CheckResult(key, title, item, Status.FAIL, f"{len(bad)} of {len(msgs)} messages not allowed; first at "
+                           f"t={bad[0][0]:.2f} s: {bad[0][1]}", None, "", bad[0][0], basis, len(bad), len(msgs))
+    if incomplete:
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, f"{incomplete} of {len(msgs)} recorded messages "
+                           "lack the fields needed to check them", basis=basis, samples=len(msgs))
+    return CheckResult(key, title, item, Status.PASS, f"all {len(msgs)} outgoing messages allowed", basis=basis,
+                       samples=len(msgs))
+
+
+def check_operator_in_command(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 2: the stack never arms, takes off or switches into an autonomous mode; it may only
+    request the safer modes (BRAKE/LOITER/HOLD, RTL, LAND)."""
+    key, title, item = "operator_in_command", "Operator in command (no arm/takeoff/mode grab)", 2
+    bad: list[tuple[float, str]] = []
+    safer = {r.value for r in ModeRequest}
+    for s, m in log.get(topics.SAFE):
+        req = m.get("mode_request")
+        if req is not None and req not in safer:
+            bad.append((s, f"governor requested mode {req!r}"))
+    early = _no_traffic(key, title, item, log, ctx)
+    if early is not None and not bad:
+        return early
+    modes = _safe_mode_params(ctx)
+    unknown = 0
+    msgs = log.get(topics.MAVLINK_OUT)
+    for s, m in msgs:
+        kind = m.get("msg_type")
+        cmd = m.get("command")
+        if kind in FORBIDDEN_MESSAGES:
+            bad.append((s, f"sent {kind}"))
+        elif isinstance(cmd, int) and cmd in FORBIDDEN_COMMANDS:
+            bad.append((s, f"sent {FORBIDDEN_COMMANDS[cmd]} (command {cmd})"))
+        elif cmd == MAV_CMD_DO_SET_MODE:
+            f = m.get("fields") or {}
+            try:
+                triple = (round(f["param1"]), round(f["param2"]), round(f.get("param3", 0)))
+            except (KeyError, TypeError, ValueError):
+                unknown += 1
+                continue
+            if modes is None:
+                unknown += 1
+            elif triple not in modes:
+                bad.append((s, f"DO_SET_MODE {triple} is not a safer-mode request"))
+    if bad:
+        return CheckResult(key, title, item, Status.FAIL, f"{len(bad)} violations; first at t={bad[0][0]:.2f} s: "
+                           f"{bad[0][1]}", None, "", bad[0][0], "/mavlink/out + /control/safe", len(bad), len(msgs))
+    if unknown:
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, f"{unknown} mode requests could not be checked "
+                           "(missing parameters or no dialect table)", samples=len(msgs))
+    return CheckResult(key, title, item, Status.PASS, f"no arm, take-off or non-safer mode command in {len(msgs)} "
+                       "messages", basis="/mavlink/out + /control/safe", samples=len(msgs))
+
+
+def check_tether_or_sim(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 7: closed-loop commands only on a simulator link or a tethered vehicle."""
+    key, title, item = "tether_or_sim", "Closed loop only tethered or in simulation", 7
+    sps, _ = sent_setpoints(log)
+    if ctx.meta is None:
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, "no /meta: link and tether are unknown")
+    if not sps:
+        return CheckResult(key, title, item, Status.PASS, "no setpoints sent (perception only)", basis="/meta")
+    if ctx.is_sim:
+        return CheckResult(key, title, item, Status.PASS, f"simulation link {ctx.link!r}", basis="/meta link",
+                           samples=len(sps))
+    if ctx.tethered:
+        return CheckResult(key, title, item, Status.PASS, f"link {ctx.link!r}, vehicle declared tethered",
+                           basis="/meta tethered", samples=len(sps))
+    return CheckResult(key, title, item, Status.FAIL, f"{len(sps)} setpoints sent on link {ctx.link!r} with no tether "
+                       "declared", None, "", sps[0].stamp_s, "/meta", len(sps), len(sps))
+
+
+REQUIRED_TOPICS = (topics.META, topics.FENCE, topics.SAFE, topics.VEHICLE, topics.OPERATOR)
+
+
+def check_evidence(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 8: the record exists, was closed properly and holds the topics the audit needs."""
+    key, title, item = "evidence", "Evidence complete", 8
+    missing = [t for t in REQUIRED_TOPICS if not log.get(t) and not (t == topics.FENCE and ctx.fence)]
+    issues = list(log.problems)
+    if missing:
+        issues.append("missing topics: " + ", ".join(missing))
+    if not log.complete and not any("footer" in p or "empty" in p for p in issues):
+        issues.append("no MCAP footer (record not closed)")
+    if issues:
+        return CheckResult(key, title, item, Status.FAIL, "; ".join(issues), basis=str(log.path),
+                           violations=len(issues), samples=log.message_count)
+    return CheckResult(key, title, item, Status.PASS, f"{log.message_count} messages on {len(log.messages)} topics, "
+                       "record closed cleanly", basis=str(log.path), samples=log.message_count)

@@ -1,0 +1,119 @@
+"""The audit's verdict: one result per charter invariant, and what the whole record amounts to.
+
+A check is ``pass`` only when the record holds the evidence to show the invariant held over the whole
+run. Missing or damaged evidence gives ``unverifiable``, which is never counted as a pass.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Exit codes of ``drone-perception audit`` (2 is the CLI's generic error code).
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_UNVERIFIABLE = 3
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNVERIFIABLE = "unverifiable"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One invariant over one record.
+
+    ``worst_margin``: the smallest distance from the limit seen (in ``unit``; negative = violated),
+    None when the invariant has no numeric margin or nothing could be measured.
+    ``worst_at_s``: stack time (``stamp_s``) of the worst margin, or of the first violation.
+    ``basis``: what evidence the verdict rests on (e.g. "ground truth", "estimated").
+    """
+
+    key: str
+    title: str
+    charter_item: int
+    status: Status
+    detail: str
+    worst_margin: float | None = None
+    unit: str = ""
+    worst_at_s: float | None = None
+    basis: str = ""
+    violations: int = 0
+    samples: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(v: float | None) -> float | None:
+            return None if v is None or not math.isfinite(v) else round(float(v), 4)
+
+        return {
+            "invariant": self.key,
+            "title": self.title,
+            "charter_item": self.charter_item,
+            "status": self.status.value,
+            "worst_margin": num(self.worst_margin),
+            "unit": self.unit,
+            "worst_at_s": num(self.worst_at_s),
+            "basis": self.basis,
+            "violations": self.violations,
+            "samples": self.samples,
+            "detail": self.detail,
+        }
+
+
+def downgrade_if_partial(result: CheckResult, reason: str | None) -> CheckResult:
+    """A pass over a truncated/damaged record only covers what was read: make it unverifiable."""
+    if reason is None or result.status is not Status.PASS:
+        return result
+    return CheckResult(
+        key=result.key, title=result.title, charter_item=result.charter_item, status=Status.UNVERIFIABLE,
+        detail=f"held over the part that could be read, but {reason}. {result.detail}",
+        worst_margin=result.worst_margin, unit=result.unit, worst_at_s=result.worst_at_s, basis=result.basis,
+        violations=result.violations, samples=result.samples,
+    )
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """Every check over one record, plus what limited the audit (``problems``)."""
+
+    record: str
+    results: tuple[CheckResult, ...]
+    problems: tuple[str, ...] = ()
+    span_s: tuple[float, float] | None = None
+    record_complete: bool = False
+    autopilot: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overall(self) -> Status:
+        statuses = {r.status for r in self.results}
+        if Status.FAIL in statuses:
+            return Status.FAIL
+        if Status.UNVERIFIABLE in statuses or not self.results:
+            return Status.UNVERIFIABLE
+        return Status.PASS
+
+    @property
+    def exit_code(self) -> int:
+        return {Status.PASS: EXIT_PASS, Status.FAIL: EXIT_FAIL, Status.UNVERIFIABLE: EXIT_UNVERIFIABLE}[self.overall]
+
+    def result(self, key: str) -> CheckResult:
+        for r in self.results:
+            if r.key == key:
+                return r
+        raise KeyError(f"no check named {key!r} (have {[r.key for r in self.results]})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "overall": self.overall.value,
+            "exit_code": self.exit_code,
+            "record_complete": self.record_complete,
+            "span_s": list(self.span_s) if self.span_s else None,
+            "problems": list(self.problems),
+            "invariants": {r.key: r.to_dict() for r in self.results},
+            "autopilot": self.autopilot,
+        }

@@ -1,0 +1,41 @@
+"""``drone-perception audit RECORD.mcap -o report.html``: check a flight record against the safety charter.
+
+Exit status: 0 every invariant passed; 1 at least one failed; 3 none failed but some could not be
+verified from the record; 2 the record could not be opened (or another error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from drone_perception.audit.api import audit_record
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("audit", help="safety-audit a flight record: HTML report + JSON verdict "
+                       "(exit 1 if an invariant failed, 3 if some are unverifiable)")
+    p.add_argument("record", type=Path, help="flight record (.mcap)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="HTML report to write (default: RECORD with .html)")
+    p.add_argument("--json", type=Path, default=None, dest="json_path", help="JSON verdict to write")
+    p.add_argument("--tlog", type=Path, default=None, help="ArduPilot/GCS telemetry log (.tlog) of the same flight")
+    p.add_argument("--ulog", type=Path, default=None, help="PX4 flight log (.ulg) of the same flight")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = args.output if args.output is not None else args.record.with_suffix(".html")
+    verdict = audit_record(args.record, report, args.json_path, tlog=args.tlog, ulog=args.ulog)
+    print(f"audit of {args.record}: {verdict['overall'].upper()}")
+    for key, r in verdict["invariants"].items():
+        margin = f" worst margin {r['worst_margin']:.3f} {r['unit']}" if r["worst_margin"] is not None else ""
+        when = f" at t={r['worst_at_s']:.2f} s" if r["worst_at_s"] is not None else ""
+        print(f"  {r['status']:12s} {key}{margin}{when}")
+    for p in verdict["problems"]:
+        print(f"  problem: {p}")
+    print(f"report: {report}" + (f"  verdict: {args.json_path}" if args.json_path else ""))
+    return int(verdict["exit_code"])
