@@ -16,6 +16,7 @@ COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.sim",
     "drone_perception.cli.track",
     "drone_perception.cli.sim_vehicle",
+    "drone_perception.cli.audit",
 )
 
 
