@@ -170,7 +170,7 @@ class CameraTrackingComponent:
         if box_xyxy_norm is None:
             msg = mav.camera_tracking_image_status_encode(
                 mav2.CAMERA_TRACKING_STATUS_FLAGS_IDLE, mav2.CAMERA_TRACKING_MODE_NONE,
-                mav2.CAMERA_TRACKING_TARGET_DATA_NONE, nan, nan, nan, nan, nan, nan, nan)
+                0, nan, nan, nan, nan, nan, nan, nan)
         else:
             x1, y1, x2, y2 = (min(1.0, max(0.0, float(v))) for v in box_xyxy_norm)
             mode = mav2.CAMERA_TRACKING_MODE_POINT if point_mode else mav2.CAMERA_TRACKING_MODE_RECTANGLE
