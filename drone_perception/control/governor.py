@@ -100,8 +100,10 @@ class GovernorOutput:
 
     ``engaged``: False -> the pipeline sends nothing at all (the operator flies). ``min_separation_m``:
     3D distance vehicle -> nearest person body (2 m vertical segment), nothing subtracted; None without
-    people. ``stopping_point_ned_m``: where the vehicle stops if the output keeps flying for ``T`` and it
-    then brakes (NaN when the vehicle state is not finite). ``fence_margin_m``: signed fence margin of
+    people. ``stopping_point_ned_m``: where the vehicle stops if, from where it will be when the command
+    takes effect (``p + v_vehicle*command_latency_s``), the output keeps flying for ``T`` and the vehicle
+    then brakes along its velocity (NaN when the vehicle state is not finite; the current position on a
+    HOLD). ``fence_margin_m``: signed fence margin of
     that point (>0 inside; NaN likewise). ``feasible``: False when the people constraints could not all
     be met and the output is the best-effort escape.
     """
@@ -366,7 +368,7 @@ class SafetyGovernor:
         safe = SafeCommand(cmd, verdict, frozenset(limits), now + self.ttl_s, None)
         self._prev_v, self._prev_t = x, now
         self._hold_since_s = None
-        sp = stopping_point(p, x, decel_mps2=self.decel_mps2, latency_s=self.horizon_s)
+        sp = stopping_point(p_act, x, decel_mps2=self.decel_mps2, latency_s=self.horizon_s)
         return GovernorOutput(safe, True, min_sep, sp, self.fence.margin_m(sp), feasible)
 
     def _caps(self, v: Vec, limits: set[str]) -> Vec:
