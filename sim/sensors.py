@@ -7,7 +7,8 @@ Then, per person:
 
 * dropped when the world hides the person (a sensor blackout window), when any body corner is behind the camera
   (or nearer than ``NEAR_PLANE_M``), when the box lies outside the image or less than ``min_visible_fraction``
-  of it is inside, when the visible box is shorter than ``min_box_height_px``, or when more than ``occlusion_drop_threshold`` of the body is hidden by trees;
+  of it is inside, when the visible box is shorter than ``min_box_height_px``, or when more than
+  ``occlusion_drop_threshold`` of the body is hidden by trees;
 * otherwise missed with probability ``1 - (1 - p_size) * (1 - p_occlusion)``: ``p_size`` falls from
   ``miss_prob_at_min_height`` at the minimum box height to ``miss_prob_floor`` with scale ``miss_height_scale_px``;
   ``p_occlusion = occlusion_miss_gain * occluded_share``;
