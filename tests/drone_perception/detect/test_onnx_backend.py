@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from drone_perception.config.perception import DetectorConfig
-from drone_perception.detect.onnx_backend import OnnxRuntimeDetector
 from drone_perception.detect.factory import load_detector
+from drone_perception.detect.onnx_backend import OnnxRuntimeDetector
 from drone_perception.errors import InvalidValueError, ModelError
 from drone_perception.types import CameraIntrinsics, CameraModel, Frame
 
