@@ -17,6 +17,8 @@ COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.track",
     "drone_perception.cli.sim_vehicle",
     "drone_perception.cli.audit",
+    "drone_perception.cli.detect",
+    "drone_perception.cli.export",
 )
 
 
