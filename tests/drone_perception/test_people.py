@@ -1,0 +1,191 @@
+"""Tests for drone_perception.people.PeopleMemory."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drone_perception.errors import InvalidValueError
+from drone_perception.people import UNKNOWN_SIGMA_M, PeopleMemory
+from drone_perception.types import Tracks, TrackState
+
+
+def make_tracks(stamp_s: float, rows: list[tuple[int, tuple[float, float, float], float, TrackState]]) -> Tracks:
+    """rows: (track_id, position_ned_m, position_sigma_m, state)."""
+    if not rows:
+        return Tracks.empty(stamp_s)
+    n = len(rows)
+    return Tracks(
+        track_id=np.array([r[0] for r in rows]),
+        xyxy_px=np.zeros((n, 4)),
+        state=np.array([int(r[3]) for r in rows]),
+        age_s=np.ones(n),
+        position_ned_m=np.array([r[1] for r in rows], dtype=float),
+        position_sigma_m=np.array([r[2] for r in rows], dtype=float),
+        stamp_s=stamp_s,
+    )
+
+
+C = TrackState.CONFIRMED
+
+
+def row_of(mem: PeopleMemory, tid: int) -> int:
+    return mem.track_ids.index(tid)
+
+
+def test_seen_person_is_reported_with_track_sigma_and_subject_flag() -> None:
+    mem = PeopleMemory()
+    people = mem.update(make_tracks(1.0, [(4, (10.0, 2.0, 0.0), 0.5, C), (7, (20.0, -3.0, 0.0), 1.2, C)]), 7, 1.0)
+    assert len(people) == 2 and mem.track_ids == (4, 7)
+    np.testing.assert_allclose(people.position_ned_m, [[10.0, 2.0, 0.0], [20.0, -3.0, 0.0]])
+    np.testing.assert_allclose(people.uncertainty_m, [0.5, 1.2])
+    np.testing.assert_allclose(people.last_seen_s, [1.0, 1.0])
+    np.testing.assert_allclose(people.velocity_ned_mps, 0.0)
+    assert people.is_subject.tolist() == [False, True]
+    assert people.stamp_s == 1.0
+    people = mem.update(make_tracks(1.1, [(4, (10.0, 2.0, 0.0), 0.5, C)]), None, 1.1)
+    assert not people.is_subject.any()
+
+
+def test_velocity_from_successive_positions() -> None:
+    rng = np.random.default_rng(0)
+    mem = PeopleMemory()
+    v = np.array([1.5, -0.5, 0.0])
+    for k in range(40):  # 4 s at 10 Hz, 2 cm position noise (smoothed velocity noise ~0.1 m/s)
+        t = 0.1 * k
+        p = v * t + np.append(rng.normal(scale=0.02, size=2), 0.0)
+        people = mem.update(make_tracks(t, [(1, tuple(p), 0.3, C)]), None, t)
+    assert np.linalg.norm(people.velocity_ned_mps[0] - v) < 0.35
+
+
+@pytest.mark.parametrize(
+    ("unseen_s", "present", "expected_sigma"),
+    [
+        (0.5, True, 0.4 + 2.5 * 0.5),
+        (10.0, True, 0.4 + 2.5 * 10.0),
+        (30.0, True, 0.4 + 2.5 * 30.0),  # exactly at forget_after_s: still remembered
+        (30.5, False, None),
+    ],
+)
+def test_vanished_person_remembered_then_forgotten(unseen_s: float, present: bool,
+                                                    expected_sigma: float | None) -> None:
+    mem = PeopleMemory(growth_mps=2.5, forget_after_s=30.0)
+    mem.update(make_tracks(0.0, [(3, (5.0, 5.0, 0.0), 0.4, C)]), 3, 0.0)
+    mem.update(make_tracks(0.1, [(3, (5.1, 5.0, 0.0), 0.4, C)]), 3, 0.1)
+    people = mem.update(make_tracks(0.1 + unseen_s, []), 3, 0.1 + unseen_s)
+    assert (len(people) == 1) == present
+    if present:
+        np.testing.assert_allclose(people.position_ned_m[0], [5.1, 5.0, 0.0])
+        assert people.uncertainty_m[0] == pytest.approx(expected_sigma)
+        np.testing.assert_allclose(people.velocity_ned_mps[0], 0.0)  # motion is in the growing disc
+        assert people.last_seen_s[0] == pytest.approx(0.1)
+        assert people.is_subject[0]
+
+
+def test_lost_track_is_not_a_fresh_observation() -> None:
+    mem = PeopleMemory(growth_mps=2.0)
+    mem.update(make_tracks(0.0, [(2, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
+    people = mem.update(make_tracks(1.0, [(2, (9.0, 0.0, 0.0), 0.2, TrackState.LOST)]), None, 1.0)
+    np.testing.assert_allclose(people.position_ned_m[0], [10.0, 0.0, 0.0])
+    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.0 * 1.0)
+    assert people.last_seen_s[0] == 0.0
+
+
+def test_tracks_without_ground_position_are_not_dropped_silently() -> None:
+    mem = PeopleMemory()
+    mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
+    nan3 = (math.nan, math.nan, math.nan)
+    people = mem.update(make_tracks(0.5, [(1, nan3, math.nan, C), (2, nan3, math.nan, C)]), None, 0.5)
+    assert mem.track_ids == (1,)  # id 1 still remembered at its last place
+    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.5 * 0.5)
+    assert mem.unplaced_track_ids == (2,)  # id 2 could not be placed: reported, not silently lost
+
+
+def test_missing_sigma_uses_conservative_default() -> None:
+    mem = PeopleMemory()
+    people = mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), math.nan, C)]), None, 0.0)
+    assert people.uncertainty_m[0] == UNKNOWN_SIGMA_M
+
+
+def test_reacquired_person_uncertainty_resets_to_track_sigma() -> None:
+    mem = PeopleMemory()
+    mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
+    people = mem.update(make_tracks(5.0, []), None, 5.0)
+    assert people.uncertainty_m[0] > 10.0
+    people = mem.update(make_tracks(6.0, [(1, (12.0, 0.0, 0.0), 0.6, C)]), None, 6.0)
+    assert people.uncertainty_m[0] == pytest.approx(0.6)
+    assert people.last_seen_s[0] == 6.0
+
+
+def test_reset_and_time_checks() -> None:
+    mem = PeopleMemory()
+    mem.update(make_tracks(2.0, [(1, (10.0, 0.0, 0.0), 0.5, C)]), None, 2.0)
+    with pytest.raises(InvalidValueError, match="stamp_s"):
+        mem.update(Tracks.empty(1.0), None, 1.0)
+    with pytest.raises(InvalidValueError, match="stamp_s"):
+        mem.update(Tracks.empty(3.0), None, math.nan)
+    assert len(mem) == 1
+    mem.reset()
+    assert len(mem) == 0
+    people = mem.update(Tracks.empty(0.5), None, 0.5)  # after a reset time may start over
+    assert len(people) == 0 and people.position_ned_m.shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"growth_mps": 0.0}, "growth_mps"),
+        ({"growth_mps": math.inf}, "growth_mps"),
+        ({"growth_mps": 100.0}, "growth_mps"),
+        ({"forget_after_s": -1.0}, "forget_after_s"),
+        ({"forget_after_s": math.nan}, "forget_after_s"),
+    ],
+)
+def test_bad_parameters(kwargs: dict[str, float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        PeopleMemory(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.floats(0.0, 3.0),  # dt_s
+            st.sets(st.integers(0, 5), max_size=6),  # ids visible this step
+            st.floats(0.0, 2.0),  # sigma of the visible tracks
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    forget_after_s=st.floats(1.0, 20.0),
+)
+def test_uncertainty_never_shrinks_while_unseen(steps: list[tuple[float, set[int], float]],
+                                                forget_after_s: float) -> None:
+    mem = PeopleMemory(growth_mps=2.5, forget_after_s=forget_after_s)
+    t = 0.0
+    last_unc: dict[int, float] = {}
+    last_seen: dict[int, float] = {}
+    for dt, visible, sigma in steps:
+        t += dt
+        rows = [(tid, (float(tid), 2.0 * tid, 0.0), sigma, C) for tid in sorted(visible)]
+        people = mem.update(make_tracks(t, rows), 0, t)
+        now = dict(zip(mem.track_ids, people.uncertainty_m))
+        for tid in visible:
+            last_seen[tid] = t
+            assert tid in now  # a seen person is never dropped
+            assert now[tid] == pytest.approx(sigma)
+        for tid, unc in last_unc.items():
+            if tid in visible:
+                continue
+            if t - last_seen[tid] <= forget_after_s:
+                assert tid in now  # remembered until forget_after_s
+                assert now[tid] >= unc - 1e-12  # never shrinks while unseen
+            else:
+                assert tid not in now
+        assert set(now) <= set(last_seen)
+        assert np.all(people.is_subject == (np.array(mem.track_ids) == 0))
+        last_unc = now
