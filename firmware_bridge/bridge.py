@@ -281,8 +281,9 @@ class MavlinkBridge:
                               {"kind": "param", "name": name, "value": got, "stamp_s": self.link.now()})
         return got
 
-    def upload_fence(self, fence: FenceConfig, *, timeout_s: float) -> list[FenceItem]:
-        """Upload the fence (parameters + polygon), download it again and verify; returns the items."""
+    def upload_fence(self, fence: FenceConfig, *, timeout_s: float, altitude_floor: bool = True) -> list[FenceItem]:
+        """Upload the fence (parameters + polygon), download it again and verify; returns the items.
+        ``altitude_floor=False`` skips the floor parameter for autopilots that lack it."""
         deadline = self.link.now() + timeout_s
         if self.telemetry.home is None:
             self.link.command_long(MAV_CMD_REQUEST_MESSAGE, (HOME_POSITION_ID,), self.link.now())
@@ -291,7 +292,7 @@ class MavlinkBridge:
         home = self.telemetry.home
         if home is None:
             raise BridgeError("fence upload: HOME_POSITION arrived but could not be decoded")
-        for name, value in fence_params(fence, self.dialect).items():
+        for name, value in fence_params(fence, self.dialect, altitude_floor=altitude_floor).items():
             set_param_verified(self.link, name, value, timeout_s=max(0.05, deadline - self.link.now()),
                                now_s=self.link.now())
         items = fence_items(fence, home.lat_deg, home.lon_deg)

@@ -69,11 +69,16 @@ def fence_items(fence: FenceConfig, home_lat_deg: float, home_lon_deg: float) ->
     return items
 
 
-def fence_params(fence: FenceConfig, dialect: Dialect) -> dict[str, float]:
-    """Altitude-limit parameters for the dialect (heights above home, metres)."""
+def fence_params(fence: FenceConfig, dialect: Dialect, *, altitude_floor: bool = True) -> dict[str, float]:
+    """Altitude-limit parameters for the dialect (heights above home, metres). ``altitude_floor``: also
+    write the floor (ArduCopter FENCE_ALT_MIN + FENCE_TYPE bit 8; autopilots without it never answer)."""
     if dialect.name == "ardupilot":
-        return {"FENCE_TYPE": float(ARDUPILOT_FENCE_TYPE), "FENCE_ALT_MAX": fence.altitude_ceiling_m,
-                "FENCE_ALT_MIN": fence.altitude_floor_m, "FENCE_ENABLE": 1.0}
+        fence_type = ARDUPILOT_FENCE_TYPE if altitude_floor else ARDUPILOT_FENCE_TYPE & ~8
+        out = {"FENCE_TYPE": float(fence_type), "FENCE_ALT_MAX": fence.altitude_ceiling_m}
+        if altitude_floor:
+            out["FENCE_ALT_MIN"] = fence.altitude_floor_m
+        out["FENCE_ENABLE"] = 1.0
+        return out
     return {"GF_MAX_VER_DIST": fence.altitude_ceiling_m}
 
 
