@@ -104,6 +104,7 @@ class WaypointWalker:
             raise InvalidValueError(f"dwell_s: must be finite and >= 0 per waypoint, got {dwell_s!r}")
         self.dwell_s = tuple(float(d) for d in dwell)
         self._dwell_until_s = -math.inf
+        self._distance_m = 0.0
         self.speed_mps = _positive("speed_mps", speed_mps)
         if not (math.isfinite(speed_sigma_mps) and speed_sigma_mps >= 0.0):
             raise InvalidValueError(f"speed_sigma_mps: must be >= 0 and finite, got {speed_sigma_mps!r}")
@@ -127,6 +128,7 @@ class WaypointWalker:
             d = self.waypoints_ne_m[self.index] - position_ned_m[:2]
             dist = math.hypot(float(d[0]), float(d[1]))
             if dist > self.arrive_radius_m:
+                self._distance_m = dist
                 return np.array([d[0] / dist, d[1] / dist, 0.0])
             dwell = self.dwell_s[self.index]
             self.index += 1
@@ -152,6 +154,10 @@ class WaypointWalker:
             self._speed_dev = self._speed_dev * decay + self.speed_sigma_mps * math.sqrt(
                 1.0 - decay * decay) * float(rng.standard_normal())
             speed = max(0.2 * self.speed_mps, speed + self._speed_dev)
+        stopping_here = self.dwell_s[self.index] > 0.0 or (self.index == len(self.waypoints_ne_m) - 1 and not self.loop)
+        if stopping_here:  # slow down so as to stop on the waypoint, not past it
+            speed = min(speed, math.sqrt(2.0 * self.accel_mps2 * max(self._distance_m - 0.5 * self.arrive_radius_m,
+                                                                     0.0)))
         return _approach(velocity_ned_mps, direction * speed, self.accel_mps2, dt_s)
 
 
