@@ -10,8 +10,9 @@ people) whose ground position lies inside the ``lock_gate_sigma`` gate of the pr
 whose box height is within ``lock_size_ratio_max`` of the subject's last one and, when appearance is known,
 whose colour histogram matches (``lock_appearance_min``). Two or more fitting candidates mean ambiguity:
 LOST, never a silent switch to a look-alike; a candidate that fitted within the last
-``AMBIGUITY_MEMORY_S`` and vanished still counts. While a fitting candidate is tentative the lock waits.
-After a gap longer than ``REACQUIRE_SETTLE_S`` the single candidate must stay the only fit that long.
+``AMBIGUITY_MEMORY_S`` as a confirmed track and vanished still counts. While a fitting candidate is tentative the lock waits.
+After a gap longer than ``REACQUIRE_SETTLE_S`` (or once any other track fitted) the single candidate must
+stay the only fit that long.
 
 While LOCKED, a locked track whose ground position jumps outside the gate is treated as a possible id
 switch inside the tracker: LOST.
@@ -78,7 +79,8 @@ class SubjectLock:
         self._last_sigma_m = math.nan
         self._vel_ne = np.zeros(2)
         self._ref_hist: np.ndarray | None = None
-        self._fit_seen: dict[int, tuple[float, float]] = {}  # candidate id -> (first, last) fit stamp
+        # candidate id -> (first fit stamp, last fit stamp, ever confirmed while fitting)
+        self._fit_seen: dict[int, tuple[float, float, bool]] = {}
 
     @property
     def state(self) -> LockState:
@@ -187,12 +189,14 @@ class SubjectLock:
         fits += self._new_candidates(tracks, pred, hists)
         for r in fits:
             tid = int(tracks.track_id[r])
-            first = self._fit_seen.get(tid, (stamp_s, stamp_s))[0]
-            self._fit_seen[tid] = (first, stamp_s)
-        recent = {tid for tid, (_, last) in self._fit_seen.items() if stamp_s - last <= AMBIGUITY_MEMORY_S}
+            first, _, was_confirmed = self._fit_seen.get(tid, (stamp_s, stamp_s, False))
+            self._fit_seen[tid] = (first, stamp_s, was_confirmed or int(tracks.state[r]) != TrackState.TENTATIVE)
+        recent = {tid for tid, (_, last, _) in self._fit_seen.items() if stamp_s - last <= AMBIGUITY_MEMORY_S}
         present_tentative = {int(tracks.track_id[r]) for r in fits
                              if int(tracks.state[r]) == TrackState.TENTATIVE}
-        committed = recent - present_tentative  # confirmed now, or fitted recently and vanished
+        # confirmed candidates, present or vanished recently (a tentative that died is clutter or a re-spawn)
+        committed = {tid for tid in recent if self._fit_seen[tid][2]}
+        recent = committed | present_tentative
         if len(committed) >= 2 or (len(recent) >= 2 and len(fits) >= 2 and not present_tentative):
             return self._lose(f"ambiguous: tracks {sorted(recent)} all fit the subject; not switching", stamp_s)
         if len(recent) == 1 and len(fits) == 1 and not present_tentative:
@@ -200,7 +204,12 @@ class SubjectLock:
             new_id = int(tracks.track_id[r])
             first_fit = self._fit_seen[new_id][0]
             settle = REACQUIRE_SETTLE_S if first_fit - self._last_seen_s > REACQUIRE_SETTLE_S else 0.0
-            if stamp_s - first_fit >= settle - 1e-9:
+            # the settle clock restarts whenever any other track (even a tentative one) fitted
+            others = [last for tid, (_, last, _) in self._fit_seen.items() if tid != new_id]
+            sole_since = max([first_fit, *others])
+            if others:
+                settle = REACQUIRE_SETTLE_S
+            if stamp_s - sole_since >= settle - 1e-9:
                 how = "seen again" if new_id == self._track_id else f"re-acquired as track {new_id}"
                 self._track_id = new_id
                 self._state = LockState.LOCKED

@@ -126,3 +126,12 @@ def subject_metrics(sc: Scenario, run: Run) -> dict[str, Any]:
         "final_lock_state": final,
         "final_reason": run.lock[-1].reason if run.lock else "",
     }
+
+
+def evaluate(name: str, *, seed: int = 0, rate_hz: float = 10.0, use_camera: bool = True) -> dict[str, Any]:
+    """MOT and subject metrics of the default tracker and lock on one named scenario."""
+    from drone_perception.track.synth import scenario
+
+    sc = scenario(name, seed=seed, rate_hz=rate_hz)
+    run = run_scenario(sc, ByteTracker(), use_camera=use_camera, lock=SubjectLock())
+    return {**mot_metrics(sc, run), **subject_metrics(sc, run)}

