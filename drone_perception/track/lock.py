@@ -10,7 +10,8 @@ people) whose ground position lies inside the ``lock_gate_sigma`` gate of the pr
 whose box height is within ``lock_size_ratio_max`` of the subject's last one and, when appearance is known,
 whose colour histogram matches (``lock_appearance_min``). Two or more fitting candidates mean ambiguity:
 LOST, never a silent switch to a look-alike; a candidate that fitted within the last
-``AMBIGUITY_MEMORY_S`` as a confirmed track and vanished still counts. While a fitting candidate is tentative the lock waits.
+``AMBIGUITY_MEMORY_S`` as a confirmed track and vanished still counts. While a fitting candidate is
+tentative the lock waits.
 After a gap longer than ``REACQUIRE_SETTLE_S`` (or once any other track fitted) the single candidate must
 stay the only fit that long.
 
