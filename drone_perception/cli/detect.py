@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 if writer is None:
                     h, w = image.shape[:2]
                     writer = cv2.VideoWriter(str(args.out / (src.stem + "_detections.mp4")),
-                                             cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                                             cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
                 writer.write(_draw(image, det))
                 records.append(_record(src.name, i, det))
                 i += 1
@@ -114,15 +114,15 @@ def run(args: argparse.Namespace) -> int:
         if not files:
             raise SourceError(f"no images ({', '.join(sorted(IMAGE_EXT))}) in {src}")
         for i, f in enumerate(files):
-            image = cv2.imread(str(f))
-            if image is None:
+            still = cv2.imread(str(f))
+            if still is None:
                 if len(files) == 1:
                     raise SourceError(f"cannot decode image {f} (corrupt or not an image)")
                 log.warning("skipping %s: cannot decode (corrupt or not an image)", f)
                 records.append({"source": f.name, "frame": i, "error": "cannot decode image"})
                 continue
-            det = detect(image, 0.0, i)
-            cv2.imwrite(str(args.out / (f.stem + "_detections.jpg")), _draw(image, det))
+            det = detect(still, 0.0, i)
+            cv2.imwrite(str(args.out / (f.stem + "_detections.jpg")), _draw(still, det))
             records.append(_record(f.name, i, det))
     (args.out / "detections.json").write_text(json.dumps(
         {"input": str(src), "model": str(args.model or "default"), "confidence_threshold": args.conf,
