@@ -68,7 +68,7 @@ def _check_measurement(z_ned_m: npt.ArrayLike, R_ned_m2: npt.ArrayLike) -> tuple
         raise InvalidValueError("R_ned_m2: must be symmetric")
     min_eig = float(np.linalg.eigvalsh(R).min())
     if min_eig < -1e-9 * scale:
-        raise InvalidValueError(f"R_ned_m2: must be positive semi-definite, smallest eigenvalue {min_eig:.3g}")
+        raise InvalidValueError(f"R_ned_m2: must be positive semi-definite, min eigenvalue {min_eig:.3g}")
     return z, 0.5 * (R + R.T)
 
 
@@ -104,7 +104,9 @@ class SubjectFilter:
         vertical_accel_sigma_mps2: float = 0.1,
     ) -> None:
         self.accel_sigma_mps2 = _check_positive("accel_sigma_mps2", accel_sigma_mps2, 50.0)
-        self.init_velocity_sigma_mps = _check_positive("init_velocity_sigma_mps", init_velocity_sigma_mps, 50.0)
+        self.init_velocity_sigma_mps = _check_positive(
+            "init_velocity_sigma_mps", init_velocity_sigma_mps, 50.0
+        )
         self.lost_timeout_s = _check_positive("lost_timeout_s", lost_timeout_s, 60.0)
         self.vertical_accel_sigma_mps2 = _check_positive(
             "vertical_accel_sigma_mps2", vertical_accel_sigma_mps2, 50.0
@@ -172,7 +174,7 @@ class SubjectFilter:
 
     def _require(self) -> tuple[FloatArray, FloatArray, float]:
         if self._x is None or self._P is None or self._stamp_s is None:
-            raise NotInitializedError("SubjectFilter: no state yet; call initialize() or step() with a measurement")
+            raise NotInitializedError("SubjectFilter: no state; initialize() or step() with a measurement")
         return self._x, self._P, self._stamp_s
 
     # ----------------------------------------------------------------------------------------- model
@@ -194,7 +196,7 @@ class SubjectFilter:
         t = _check_stamp(stamp_s)
         dt = t - t0
         if dt < 0.0:
-            raise InvalidValueError(f"stamp_s: must not go back in time; got {t} before the filter stamp {t0}")
+            raise InvalidValueError(f"stamp_s: must not go back in time; got {t} before filter stamp {t0}")
         F, Q = self.transition(dt)
         P_new = F @ P @ F.T + Q
         return F @ x, 0.5 * (P_new + P_new.T)
@@ -247,7 +249,7 @@ class SubjectFilter:
         return float(y @ np.linalg.solve(S, y))
 
     def predicted_position(self, stamp_s: float) -> tuple[FloatArray, FloatArray]:
-        """``(position_ned_m (3,), cov_ned_m2 (3, 3))`` predicted to ``stamp_s``, without changing the state."""
+        """``(position_ned_m (3,), cov_ned_m2 (3, 3))`` predicted to ``stamp_s``; the state is unchanged."""
         x, P = self._predicted(stamp_s)
         return x[POS].copy(), P[POS, POS].copy()
 
@@ -271,7 +273,8 @@ class SubjectFilter:
         """
         t = _check_stamp(stamp_s)
         checked = None if measurement is None else _check_measurement(*measurement)
-        if self.initialized and self._stamp_s is not None and t < self._stamp_s and track_id == self._track_id:
+        same_subject = track_id == self._track_id
+        if self.initialized and self._stamp_s is not None and t < self._stamp_s and same_subject:
             raise InvalidValueError(f"stamp_s: must not go back in time; got {t} before {self._stamp_s}")
         if track_id != self._track_id:
             if self.initialized:

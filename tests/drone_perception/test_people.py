@@ -13,8 +13,10 @@ from drone_perception.errors import InvalidValueError
 from drone_perception.people import UNKNOWN_SIGMA_M, PeopleMemory
 from drone_perception.types import Tracks, TrackState
 
+Row = tuple[int, tuple[float, float, float], float, TrackState]
 
-def make_tracks(stamp_s: float, rows: list[tuple[int, tuple[float, float, float], float, TrackState]]) -> Tracks:
+
+def make_tracks(stamp_s: float, rows: list[Row]) -> Tracks:
     """rows: (track_id, position_ned_m, position_sigma_m, state)."""
     if not rows:
         return Tracks.empty(stamp_s)
@@ -39,7 +41,8 @@ def row_of(mem: PeopleMemory, tid: int) -> int:
 
 def test_seen_person_is_reported_with_track_sigma_and_subject_flag() -> None:
     mem = PeopleMemory()
-    people = mem.update(make_tracks(1.0, [(4, (10.0, 2.0, 0.0), 0.5, C), (7, (20.0, -3.0, 0.0), 1.2, C)]), 7, 1.0)
+    rows = [(4, (10.0, 2.0, 0.0), 0.5, C), (7, (20.0, -3.0, 0.0), 1.2, C)]
+    people = mem.update(make_tracks(1.0, rows), 7, 1.0)
     assert len(people) == 2 and mem.track_ids == (4, 7)
     np.testing.assert_allclose(people.position_ned_m, [[10.0, 2.0, 0.0], [20.0, -3.0, 0.0]])
     np.testing.assert_allclose(people.uncertainty_m, [0.5, 1.2])
