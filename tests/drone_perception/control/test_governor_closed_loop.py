@@ -44,7 +44,7 @@ def simulate(safety: SafetyConfig, fence: FenceConfig, p0: np.ndarray, feet: np.
     pipe: list[tuple[float, np.ndarray, float]] = []  # (effective from, command, flown until)
     current, until = np.zeros(3), math.inf
     worst, feasible = math.inf, True
-    steps = int(round(duration_s / DT))
+    steps = round(duration_s / DT)
     for k in range(steps):
         t = k * DT
         if k % SUB == 0 and (stop_at_s is None or t < stop_at_s):
