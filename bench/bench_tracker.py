@@ -4,8 +4,8 @@ on the same simulated detections (time per frame, MOTA, IDF1, id switches, and t
     .venv/bin/python bench/bench_tracker.py [--sizes 10 100 500] [--setup-ref]
 
 The reference runs in its own venv, ``bench/.venv-ref`` (never in ``.venv``): create it once with
-``--setup-ref`` (``python3 -m venv bench/.venv-ref && bench/.venv-ref/bin/pip install supervision``). Without
-it our figures are printed with a 'reference unavailable' line. The script re-runs itself in that venv as
+``--setup-ref`` (``python3 -m venv bench/.venv-ref && bench/.venv-ref/bin/pip install "supervision<0.27"``;
+0.27+ moved ByteTrack out of supervision). Without it our figures are printed with a 'reference unavailable' line. The script re-runs itself in that venv as
 a worker (``--reference-worker IN.npz OUT.npz``) that imports only numpy and supervision.
 
 ultralytics' BYTETracker (optional; needs ``torch==2.14.1 torchvision==0.29.1`` + ``lap``, several GB):
@@ -59,7 +59,7 @@ def reference_worker(in_path: str, out_path: str) -> None:
 
 def setup_reference() -> None:
     subprocess.run([sys.executable, "-m", "venv", str(REF_VENV)], check=True, timeout=600)
-    subprocess.run([str(REF_PY), "-m", "pip", "install", "--quiet", "supervision"], check=True, timeout=1800)
+    subprocess.run([str(REF_PY), "-m", "pip", "install", "--quiet", "supervision<0.27"], check=True, timeout=1800)
 
 
 def _tracks_from(frame_idx: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, k: int, stamp_s: float) -> Any:
