@@ -10,8 +10,9 @@ Action (float32, 4): velocity north, east, down (m/s, +down) and yaw rate (rad/s
 bounded by the stack's configured speed and yaw-rate limits.
 
 Safety layer: before the action reaches the simulated autopilot, the env removes any closing speed towards any
-person's body (a 2 m vertical segment) beyond what still lets the vehicle stop outside ``min_standoff_m`` at
-``braking_decel_mps2`` after the response lag, and any descent near the altitude floor. It uses ground truth and
+person's body (a 2 m vertical segment), counting the person's own velocity, beyond what still lets the vehicle
+stop outside ``min_standoff_m`` at ``braking_decel_mps2`` after the response lag (so it backs away from a person
+walking at it), and any descent near the altitude floor. It uses ground truth and
 is deliberately simple. TODO: route actions through the stack's ``drone_perception.control.governor.
 SafetyGovernor`` (with perceived people, not truth) once it is available; this clip is a stand-in.
 
@@ -41,6 +42,9 @@ OBS_DIM = 14
 _POS_LIMIT_M = 500.0
 _VEL_LIMIT_MPS = 20.0
 _SINCE_LIMIT_S = 60.0
+#: Extra distance (m) the env's safety clip keeps beyond the standoff: a person accelerating to a sprint gains
+#: about velocity_time_constant_s x 8 m/s = 2.8 m on the lagging vehicle.
+SAFETY_MARGIN_M = 3.5
 #: Position noise (1 sigma, m) of the env's truth-based subject fix.
 FIX_SIGMA_M = 0.3
 
@@ -144,6 +148,7 @@ class PersonFollowEnv(gym.Env[np.ndarray, np.ndarray]):
         s = self._stack_config.safety
         fence = self._stack_config.fence
         veh_pos = world.vehicle.position_ned_m
+        veh_vel = world.vehicle.velocity_ned_mps
         lag_s = s.command_latency_s + world.vehicle.params.velocity_time_constant_s + self.dt_s
         vel = velocity_ned_mps.copy()
         clipped = False
@@ -157,8 +162,10 @@ class PersonFollowEnv(gym.Env[np.ndarray, np.ndarray]):
                 if dist < 1e-6:
                     continue
                 u = gap / dist
-                closing = float(vel @ u)
-                budget = dist - s.min_standoff_m - closing * lag_s
+                # Closing speeds count the person's own velocity: a person walking at us closes too.
+                closing = float((vel - person.velocity_ned_mps) @ u)
+                closing_now = float((veh_vel - person.velocity_ned_mps) @ u)
+                budget = dist - s.min_standoff_m - SAFETY_MARGIN_M - max(closing_now, closing, 0.0) * lag_s
                 allowed = math.sqrt(2.0 * s.braking_decel_mps2 * budget) if budget > 0.0 else 0.0
                 if closing > allowed:
                     vel -= (closing - allowed) * u

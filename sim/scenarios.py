@@ -144,7 +144,7 @@ def build_sprint_toward(rng: np.random.Generator, config: StackConfig) -> World:
     # projection at 8 m/s for 7 s: faster than the 5 m/s the vehicle may fly, so it must climb or back off.
     sprint_end_s = 13.0 + float(rng.uniform(-0.5, 0.5))
     motion = Phased([
-        (6.0, WaypointWalker([(60.0, 0.0)], WALK_SPEED_MPS)),
+        (6.0, WaypointWalker([(60.0, 0.0)], WALK_SPEED_MPS * float(rng.uniform(0.9, 1.1)))),
         (sprint_end_s, TowardPoint(SPRINT_SPEED_MPS, None, accel_mps2=4.0, stop_distance_m=2.0)),
         (math.inf, Standing(accel_mps2=4.0)),
     ])
