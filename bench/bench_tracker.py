@@ -5,8 +5,9 @@ on the same simulated detections (time per frame, MOTA, IDF1, id switches, and t
 
 The reference runs in its own venv, ``bench/.venv-ref`` (never in ``.venv``): create it once with
 ``--setup-ref`` (``python3 -m venv bench/.venv-ref && bench/.venv-ref/bin/pip install "supervision<0.27"``;
-0.27+ moved ByteTrack out of supervision). Without it our figures are printed with a 'reference unavailable' line. The script re-runs itself in that venv as
-a worker (``--reference-worker IN.npz OUT.npz``) that imports only numpy and supervision.
+0.27+ moved ByteTrack out of supervision). Without it our figures are printed with a 'reference
+unavailable' line. The script re-runs itself in that venv as a worker
+(``--reference-worker IN.npz OUT.npz``) that imports only numpy and supervision.
 
 ultralytics' BYTETracker (optional; needs ``torch==2.14.1 torchvision==0.29.1`` + ``lap``, several GB):
 install ``ultralytics lap`` into another venv and feed it the same ``IN.npz`` with
