@@ -26,6 +26,14 @@ FloatArray = npt.NDArray[np.float64]
 VELOCITY_SMOOTHING_TAU_S = 0.5
 #: 1-sigma uncertainty (m) used for a positioned track whose tracker gave no (finite) sigma.
 UNKNOWN_SIGMA_M = 3.0
+#: The walking reach ``growth_mps * time_unseen`` is a worst case; it is reported as this many sigmas so that
+#: the governor's ``k * sigma`` margin (k = 2) recovers the reach, not twice it.
+REACH_SIGMAS = 2.0
+#: A new track that appears within ``HANDOVER_BASE_M + growth_mps * gap`` of where a remembered person was
+#: last seen, at most ``HANDOVER_MAX_GAP_S`` later, is taken to be that person under a new id (the tracker
+#: re-identified them); the old entry is dropped instead of leaving a ghost with a growing keep-out disc.
+HANDOVER_BASE_M = 1.5
+HANDOVER_MAX_GAP_S = 3.0
 
 
 @dataclass
@@ -47,7 +55,9 @@ class PeopleMemory:
     ``forget_after_s``: an unseen person is dropped after this long. Raising it remembers longer (the disc
       grows to ``growth_mps * forget_after_s``). Range (0, 3600].
 
-    Which tracks count as *seen now*: tracks with a finite ``position_ned_m`` that are not ``LOST``. A
+    Which tracks count as *seen now*: CONFIRMED tracks with a finite ``position_ned_m``. Tentative tracks
+    (one or two hits: false positives, or the first frames of a person, confirmed 0.1-0.2 s later) are not
+    remembered, because a ghost with a growing disc would block the vehicle for ``forget_after_s``. A
     ``LOST`` track's position is the tracker's own extrapolation, not an observation, so the memory keeps
     the last observed position and grows the uncertainty instead (more conservative). A track without a
     ground position (e.g. its feet above the horizon) cannot be placed: it is listed in
@@ -106,9 +116,10 @@ class PeopleMemory:
 
         seen: set[int] = set()
         unplaced: list[int] = []
+        present = {int(tid) for tid, st in zip(tracks.track_id, tracks.state) if int(st) == TrackState.CONFIRMED}
         for i in range(len(tracks)):
             tid = int(tracks.track_id[i])
-            if int(tracks.state[i]) == TrackState.LOST:
+            if int(tracks.state[i]) != TrackState.CONFIRMED:
                 continue
             pos = np.array(tracks.position_ned_m[i], dtype=np.float64)
             if not np.all(np.isfinite(pos)):
@@ -119,6 +130,8 @@ class PeopleMemory:
             if not (math.isfinite(sigma) and sigma >= 0.0):
                 LOG.debug("track %d has no position sigma; using %.1f m", tid, UNKNOWN_SIGMA_M)
                 sigma = UNKNOWN_SIGMA_M
+            if tid not in self._people:
+                self._hand_over(pos, t, present)
             self._observe(tid, pos, sigma, t)
             seen.add(tid)
         if unplaced:
@@ -129,6 +142,20 @@ class PeopleMemory:
             LOG.debug("forgetting person %d (unseen for %.1f s)", tid, t - self._people[tid].last_seen_s)
             del self._people[tid]
         return self._snapshot(seen, subject_track_id, t)
+
+    def _hand_over(self, pos: FloatArray, t: float, present: set[int]) -> None:
+        """Drop the remembered person (not present in this frame) that a new track at ``pos`` most likely is."""
+        best: tuple[float, int] | None = None
+        for tid, p in self._people.items():
+            gap = t - p.last_seen_s
+            if tid in present or not 0.0 < gap <= HANDOVER_MAX_GAP_S:
+                continue
+            d = float(np.hypot(*(pos[:2] - p.position_ned_m[:2])))
+            if d <= HANDOVER_BASE_M + self.growth_mps * gap and (best is None or d < best[0]):
+                best = (d, tid)
+        if best is not None:
+            LOG.debug("person %d handed over to a new track (%.1f m away)", best[1], best[0])
+            del self._people[best[1]]
 
     def _observe(self, tid: int, pos: FloatArray, sigma: float, t: float) -> None:
         person = self._people.get(tid)
@@ -156,11 +183,11 @@ class PeopleMemory:
             pos[row] = p.position_ned_m
             if tid in seen:
                 vel[row] = p.velocity_ned_mps
-            unc[row] = p.sigma_at_last_seen_m + self.growth_mps * (t - p.last_seen_s)
+            unc[row] = p.sigma_at_last_seen_m + self.growth_mps * (t - p.last_seen_s) / REACH_SIGMAS
             last[row] = p.last_seen_s
         is_subject = np.array([subject_track_id is not None and tid == subject_track_id for tid in ids], bool)
         self._track_ids = tuple(ids)
         return People(pos, vel, unc, last, is_subject.reshape(n), t)
 
 
-__all__ = ["UNKNOWN_SIGMA_M", "VELOCITY_SMOOTHING_TAU_S", "PeopleMemory"]
+__all__ = ["HANDOVER_BASE_M", "HANDOVER_MAX_GAP_S", "REACH_SIGMAS", "UNKNOWN_SIGMA_M", "VELOCITY_SMOOTHING_TAU_S", "PeopleMemory"]

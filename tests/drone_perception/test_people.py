@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drone_perception.errors import InvalidValueError
-from drone_perception.people import UNKNOWN_SIGMA_M, PeopleMemory
+from drone_perception.people import REACH_SIGMAS, UNKNOWN_SIGMA_M, PeopleMemory
 from drone_perception.types import Tracks, TrackState
 
 Row = tuple[int, tuple[float, float, float], float, TrackState]
@@ -68,9 +68,9 @@ def test_velocity_from_successive_positions() -> None:
 @pytest.mark.parametrize(
     ("unseen_s", "present", "expected_sigma"),
     [
-        (0.5, True, 0.4 + 2.5 * 0.5),
-        (10.0, True, 0.4 + 2.5 * 10.0),
-        (30.0, True, 0.4 + 2.5 * 30.0),  # exactly at forget_after_s: still remembered
+        (0.5, True, 0.4 + 2.5 * 0.5 / REACH_SIGMAS),
+        (10.0, True, 0.4 + 2.5 * 10.0 / REACH_SIGMAS),
+        (30.0, True, 0.4 + 2.5 * 30.0 / REACH_SIGMAS),  # exactly at forget_after_s: still remembered
         (30.5, False, None),
     ],
 )
@@ -94,7 +94,7 @@ def test_lost_track_is_not_a_fresh_observation() -> None:
     mem.update(make_tracks(0.0, [(2, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
     people = mem.update(make_tracks(1.0, [(2, (9.0, 0.0, 0.0), 0.2, TrackState.LOST)]), None, 1.0)
     np.testing.assert_allclose(people.position_ned_m[0], [10.0, 0.0, 0.0])
-    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.0 * 1.0)
+    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.0 * 1.0 / REACH_SIGMAS)
     assert people.last_seen_s[0] == 0.0
 
 
@@ -104,7 +104,7 @@ def test_tracks_without_ground_position_are_not_dropped_silently() -> None:
     nan3 = (math.nan, math.nan, math.nan)
     people = mem.update(make_tracks(0.5, [(1, nan3, math.nan, C), (2, nan3, math.nan, C)]), None, 0.5)
     assert mem.track_ids == (1,)  # id 1 still remembered at its last place
-    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.5 * 0.5)
+    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.5 * 0.5 / REACH_SIGMAS)
     assert mem.unplaced_track_ids == (2,)  # id 2 could not be placed: reported, not silently lost
 
 
@@ -118,7 +118,7 @@ def test_reacquired_person_uncertainty_resets_to_track_sigma() -> None:
     mem = PeopleMemory()
     mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
     people = mem.update(make_tracks(5.0, []), None, 5.0)
-    assert people.uncertainty_m[0] > 10.0
+    assert people.uncertainty_m[0] > 5.0
     people = mem.update(make_tracks(6.0, [(1, (12.0, 0.0, 0.0), 0.6, C)]), None, 6.0)
     assert people.uncertainty_m[0] == pytest.approx(0.6)
     assert people.last_seen_s[0] == 6.0
@@ -174,7 +174,7 @@ def test_uncertainty_never_shrinks_while_unseen(steps: list[tuple[float, set[int
     last_seen: dict[int, float] = {}
     for dt, visible, sigma in steps:
         t += dt
-        rows = [(tid, (float(tid), 2.0 * tid, 0.0), sigma, C) for tid in sorted(visible)]
+        rows = [(tid, (200.0 * tid, 0.0, 0.0), sigma, C) for tid in sorted(visible)]  # far apart: no handover
         people = mem.update(make_tracks(t, rows), 0, t)
         now = dict(zip(mem.track_ids, people.uncertainty_m))
         for tid in visible:
@@ -192,3 +192,38 @@ def test_uncertainty_never_shrinks_while_unseen(steps: list[tuple[float, set[int
         assert set(now) <= set(last_seen)
         assert np.all(people.is_subject == (np.array(mem.track_ids) == 0))
         last_unc = now
+
+
+def test_tentative_tracks_are_not_remembered() -> None:
+    """A tentative track (a false positive, or a person's first frames) leaves no ghost behind."""
+    mem = PeopleMemory()
+    people = mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, TrackState.TENTATIVE)]), None, 0.0)
+    assert len(people) == 0
+    people = mem.update(make_tracks(0.1, []), None, 0.1)
+    assert len(people) == 0
+
+
+@pytest.mark.parametrize(
+    ("new_pos", "gap_s", "old_kept"),
+    [
+        ((10.5, 0.0, 0.0), 0.5, False),  # new id where the old one vanished: same person, re-identified
+        ((13.0, 0.0, 0.0), 1.0, False),  # within 1.5 m + 2.5 m/s * 1 s
+        ((20.0, 0.0, 0.0), 1.0, True),  # too far to be the same person
+        ((10.5, 0.0, 0.0), 4.0, True),  # too long ago: keep remembering
+    ],
+)
+def test_new_track_takes_over_a_remembered_person(new_pos, gap_s, old_kept) -> None:
+    mem = PeopleMemory(growth_mps=2.5)
+    mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
+    mem.update(make_tracks(0.05, []), None, 0.05)
+    mem.update(make_tracks(gap_s + 0.05, [(2, new_pos, 0.5, C)]), None, gap_s + 0.05)
+    assert (1 in mem.track_ids) is old_kept
+    assert 2 in mem.track_ids
+
+
+def test_present_track_is_never_taken_over() -> None:
+    mem = PeopleMemory()
+    mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.0)
+    rows = [(1, (10.0, 0.0, 0.0), 0.5, C), (2, (10.5, 0.0, 0.0), 0.5, C)]
+    mem.update(make_tracks(0.5, rows), None, 0.5)
+    assert mem.track_ids == (1, 2)

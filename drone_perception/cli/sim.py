@@ -1,0 +1,120 @@
+"""``drone-perception sim``: run scenarios in closed loop, print a summary, save plot, record and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from drone_perception.config import StackConfig, load_config
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("sim", help="run simulated scenarios in closed loop (record + audit report per run)")
+    p.add_argument("--scenario", default="walk", help="scenario name, or 'all' (see --list)")
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--config", type=Path, default=None, help="YAML configuration file")
+    p.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic under a seed)")
+    p.add_argument("--out", type=Path, default=Path("runs/sim"), help="output directory")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-record", action="store_true", help="do not write the flight record and audit report")
+    p.add_argument("--link", choices=("direct", "mavlink"), default="direct",
+                   help="direct: in-process sim autopilot; mavlink: through the MAVLink bridge over UDP")
+    p.add_argument("--connect", default=None,
+                   help="with --link mavlink: an external autopilot SITL (e.g. tcp:127.0.0.1:5760)")
+    p.add_argument("--perception", choices=("sim", "camera"), default="sim",
+                   help="sim: detections from ground truth; camera: rendered frames through the real detector")
+    p.set_defaults(func=run)
+
+
+def _scenario_names(arg: str) -> list[str]:
+    from sim.scenarios import SCENARIOS, get_scenario
+
+    if arg == "all":
+        return list(SCENARIOS)
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    for n in names:
+        get_scenario(n)  # raises UnknownScenarioError listing the known names
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from sim.scenarios import SCENARIOS
+
+    if args.list:
+        for name, spec in SCENARIOS.items():
+            print(f"{name:20s} {spec.duration_s:5.0f} s  {spec.description}")
+        return 0
+    config = load_config(args.config)
+    names = _scenario_names(args.scenario)
+    if args.link == "mavlink":
+        from sim.mavlink_loop import run_mavlink_scenarios
+
+        return run_mavlink_scenarios(names, config, args)
+    if args.perception == "camera":
+        from sim.camera_loop import run_camera_scenarios
+
+        return run_camera_scenarios(names, config, args)
+    summaries = [run_one(name, config, args) for name in names]
+    _print_summaries(summaries, as_json=args.json)
+    return 0 if all(s["passed"] for s in summaries) else 1
+
+
+def run_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
+    from sim.runner import run_scenario, save_trajectory_plot
+
+    out_dir = Path(args.out) / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recorder = None
+    record_path = out_dir / "record.mcap"
+    if not args.no_record:
+        from drone_perception.record.mcap_recorder import FlightRecorder
+
+        recorder = FlightRecorder(record_path)
+    try:
+        result = run_scenario(name, config, seed=args.seed, recorder=recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+    summary = result.summary()
+    summary["plot"] = str(save_trajectory_plot(result, out_dir / "trajectory.png"))
+    if recorder is not None:
+        from drone_perception.audit.api import audit_record
+
+        report_path = out_dir / "report.html"
+        verdict_path = out_dir / "verdict.json"
+        verdict = audit_record(record_path, report_path, verdict_path)
+        summary["record"] = str(record_path)
+        summary["report"] = str(report_path)
+        summary["audit"] = verdict
+    return summary
+
+
+def _print_summaries(summaries: list[dict[str, Any]], *, as_json: bool) -> None:
+    if as_json:
+        json.dump(summaries if len(summaries) > 1 else summaries[0], sys.stdout, indent=2)
+        print()
+        return
+    for s in summaries:
+        verdict = "PASS" if s["passed"] else "FAIL"
+        print(f"== {s['scenario']} (seed {s['seed']}, {s['duration_s']:.0f} s): {verdict}")
+        print(f"   min separation: subject {s['min_separation_subject_m']:.2f} m, any person "
+              f"{s['min_separation_any_m']:.2f} m at t={s['min_separation_at_s']:.1f} s "
+              f"(standoff {s['standoff_m']:.1f} m)")
+        print(f"   subject in view {100 * s['subject_in_view_share']:.0f}% of engaged time; "
+              f"fence margin >= {s['min_fence_margin_m']:.1f} m; sent while disengaged: "
+              f"{s['sent_while_disengaged']}")
+        kinds = ", ".join(f"{k} {v}" for k, v in s["interventions"].items()) or "none"
+        print(f"   governor interventions (control periods): {kinds}")
+        for f in s["failures"]:
+            print(f"   FAILURE: {f}")
+        print(f"   plot: {s['plot']}")
+        if "report" in s:
+            a = s["audit"]
+            print(f"   record: {s['record']}")
+            print(f"   audit report: {s['report']} (verdict: {a.get('overall', '?')})")
