@@ -19,6 +19,9 @@ never raises: any exception inside :meth:`SafetyGovernor.step` becomes a HOLD na
    closing speed, relative to the person's velocity, see :mod:`standoff`), the fence on the predicted
    stopping point (polygon, floor, ceiling, tether), the speed caps, and the unobserved-direction set
    when it is convex (it is dropped, i.e. people win, when it cannot be met together with them).
+   All constraints are evaluated where the vehicle will be when the command takes effect
+   (``p + v_vehicle*command_latency_s``, people predicted to the same instant): commands already in flight
+   cannot be taken back, and ignoring them lets the delay overshoot the boundary.
    If the people constraints cannot all be met, the best-effort fan of :class:`solver.VelocityConstraints`
    picks the fence-feasible command with the largest worst-case opening rate (climbing when that helps)
    and ``GovernorOutput.feasible`` is False.
@@ -39,19 +42,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from drone_perception.config import limits as H
-from drone_perception.config.limits import PERSON_HEIGHT_M
 from drone_perception.config.safety import FenceConfig, SafetyConfig
 from drone_perception.control import limits as L
 from drone_perception.control.geofence import Geofence, stopping_point
 from drone_perception.control.solver import VelocityConstraints
 from drone_perception.control.standoff import (
     FENCE_EPS_M,
-    UNCERTAINTY_SIGMAS,
     HalfSpace,
+    PersonRow,
     Vec,
     as_vec,
     fence_sets,
-    person_halfspace,
+    people_halfspaces,
     sector_is_convex,
     sector_project,
 )
@@ -260,40 +262,25 @@ class SafetyGovernor:
 
     def _people_constraints(self, inp: GovernorInput, p_act: Vec, p: Vec,
                             now: float) -> tuple[list[HalfSpace], float | None]:
-        """Half-spaces for the vehicle at ``p_act``, and the 3D separation of ``p`` from the nearest body."""
+        """Half-spaces for the vehicle at ``p_act`` (people predicted to the same instant), and the 3D
+        separation of ``p`` from the nearest body now."""
         people = inp.people
         age = min(max(now - people.stamp_s, 0.0), self.stale_s)
-        bodies: list[tuple[Vec, Vec, float]] = []
-        for pos, vel, sig in zip(people.position_ned_m.tolist(), people.velocity_ned_mps.tolist(),
-                                 people.uncertainty_m.tolist()):
-            bodies.append(((pos[0] + vel[0] * age, pos[1] + vel[1] * age, pos[2] + vel[2] * age),
-                           (vel[0], vel[1], vel[2]), max(0.0, sig)))
+        rows: list[PersonRow] = [
+            (pos, vel, sig, 0.0) for pos, vel, sig in zip(
+                people.position_ned_m.tolist(), people.velocity_ned_mps.tolist(), people.uncertainty_m.tolist())]
         subj = inp.subject
         if subj.valid:  # defence in depth: the subject is a person even if People missed it
+            cov = subj.cov_ned_m2.tolist()
             sage = min(max(now - subj.stamp_s, 0.0), self.stale_s + self.subject_timeout_s)
             sp, sv = subj.position_ned_m.tolist(), subj.velocity_ned_mps.tolist()
-            cov = subj.cov_ned_m2
-            sig = math.sqrt(max(0.0, float(cov[0, 0]), float(cov[1, 1])))
-            bodies.append(((sp[0] + sv[0] * sage, sp[1] + sv[1] * sage, sp[2] + sv[2] * sage),
-                           (sv[0], sv[1], sv[2]), sig + self.growth_mps * max(0.0, sage - age)
-                           / UNCERTAINTY_SIGMAS))
-        halfspaces: list[HalfSpace] = []
-        min_sep: float | None = None
-        grow = self.growth_mps * age / UNCERTAINTY_SIGMAS
-        bound = self.max_speed_mps + 1.0
-        top, lat = PERSON_HEIGHT_M, self.latency_s
-        for foot, vel, sig in bodies:
-            ahead = (foot[0] + vel[0] * lat, foot[1] + vel[1] * lat, foot[2] + vel[2] * lat)
-            hs, _, _ = person_halfspace(p_act, ahead, vel, sig + grow, standoff_m=self.standoff_m,
-                                        decel_mps2=self.decel_mps2, horizon_s=self.horizon_s,
-                                        max_speed_mps=self.max_speed_mps)
-            qd = min(max(p[2], foot[2] - top), foot[2])
-            dist = math.sqrt((p[0] - foot[0]) ** 2 + (p[1] - foot[1]) ** 2 + (p[2] - qd) ** 2)
-            if min_sep is None or dist < min_sep:
-                min_sep = dist
-            if hs[3] < bound:  # a constraint with h >= max speed can never bind
-                halfspaces.append(hs)
-        return halfspaces, min_sep
+            shift = sage - age  # rows are predicted by ``age``; shift the subject to the same instant
+            rows.append(([sp[0] + sv[0] * shift, sp[1] + sv[1] * shift, sp[2] + sv[2] * shift], sv,
+                         math.sqrt(max(0.0, cov[0][0], cov[1][1])), self.growth_mps * max(0.0, shift)))
+        return people_halfspaces(
+            rows, p_act, p, age_s=age, latency_s=self.latency_s, growth_mps=self.growth_mps,
+            standoff_m=self.standoff_m, decel_mps2=self.decel_mps2, horizon_s=self.horizon_s,
+            max_speed_mps=self.max_speed_mps)
 
     def _step(self, inp: GovernorInput) -> GovernorOutput:
         now_raw = float(inp.now_s)

@@ -43,25 +43,27 @@ SECTOR_MARGIN_RAD = 0.1
 
 
 def allowed_closing_speed(budget_m: float, decel_mps2: float, horizon_s: float,
-                          max_speed_mps: float = math.inf) -> float:
+                          max_speed_mps: float | None = None) -> float:
     """Allowed closing speed (m/s) for a stopping budget (m), braking deceleration (m/s^2), horizon T
     (s) and the largest commanded speed S (m/s); 0 for ``budget_m <= 0``.
 
     ``min(-a*T + sqrt((a*T)^2 + 2*a*b), b / (T + S/(2a)))``. The first term assumes braking along the
     direction to the person; a vehicle that brakes along its velocity vector at ``a`` slows its closing
     component ``c`` only at ``a*c/|v|`` and travels ``c*|v|/(2a)`` towards the person while stopping,
-    which the second term bounds for every ``|v| <= S``.
+    which the second term bounds for every ``|v| <= S``. ``max_speed_mps=None``: the first term only.
     """
     if not budget_m > 0.0:
         return 0.0
     at = decel_mps2 * horizon_s
-    return min(-at + math.sqrt(at * at + 2.0 * decel_mps2 * budget_m),
-               budget_m / (horizon_s + max_speed_mps / (2.0 * decel_mps2)))
+    v = -at + math.sqrt(at * at + 2.0 * decel_mps2 * budget_m)
+    if max_speed_mps is None:
+        return v
+    return min(v, budget_m / (horizon_s + max_speed_mps / (2.0 * decel_mps2)))
 
 
 def person_halfspace(p: Vec, foot: Vec, vel: Vec, sigma_m: float, *, standoff_m: float,
                      decel_mps2: float, horizon_s: float,
-                     max_speed_mps: float = math.inf) -> tuple[HalfSpace, float, float]:
+                     max_speed_mps: float | None = None) -> tuple[HalfSpace, float, float]:
     """The half-space of one person, their 3D distance to the vehicle (no uncertainty subtracted) and
     the budget ``b`` (m). ``foot`` is the foot point (NED), ``vel`` the person's velocity."""
     top_d = foot[2] - PERSON_HEIGHT_M
@@ -76,6 +78,57 @@ def person_halfspace(p: Vec, foot: Vec, vel: Vec, sigma_m: float, *, standoff_m:
     v_allow = allowed_closing_speed(budget, decel_mps2, horizon_s, max_speed_mps)
     h = v_allow - (nn * vel[0] + ne * vel[1] + nd * vel[2])
     return (-nn, -ne, -nd, h, L.STANDOFF if budget <= 0.0 else L.CLOSING_SPEED), dist, budget
+
+
+#: One person for :func:`people_halfspaces`: (foot point NED, velocity NED, 1-sigma uncertainty m,
+#: extra distance margin m).
+PersonRow = tuple[Sequence[float], Sequence[float], float, float]
+
+
+def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float, latency_s: float,
+                      growth_mps: float, standoff_m: float, decel_mps2: float, horizon_s: float,
+                      max_speed_mps: float) -> tuple[list[HalfSpace], float | None]:
+    """:func:`person_halfspace` for many people, inlined (about 3x faster than calling it per person).
+
+    Each person is first predicted ``age_s`` ahead (the data's age) and their uncertainty grows by
+    ``growth_mps * age_s`` (a worst-case walk); the half-space is built for the vehicle at ``p_act`` and
+    the person predicted another ``latency_s`` ahead (where both are when the command takes effect).
+    Half-spaces that cannot bind below ``max_speed_mps`` are dropped. Also returns the smallest 3D
+    separation of ``p`` from a body now (None without people), nothing subtracted.
+    """
+    a, T, k = decel_mps2, horizon_s, UNCERTAINTY_SIGMAS
+    at = a * T
+    lin = T + max_speed_mps / (2.0 * a)
+    top, lat, age = PERSON_HEIGHT_M, latency_s, age_s
+    grow = growth_mps * age
+    bound = max_speed_mps + 1.0
+    halfspaces: list[HalfSpace] = []
+    min_sep2 = math.inf
+    for pos, vel, sig, extra in rows:
+        vn, ve, vd = vel[0], vel[1], vel[2]
+        fn, fe, fd = pos[0] + vn * age, pos[1] + ve * age, pos[2] + vd * age
+        qd = p[2] if fd - top <= p[2] <= fd else (fd - top if p[2] < fd - top else fd)
+        d2 = (p[0] - fn) ** 2 + (p[1] - fe) ** 2 + (p[2] - qd) ** 2
+        if d2 < min_sep2:
+            min_sep2 = d2
+        fn, fe, fd = fn + vn * lat, fe + ve * lat, fd + vd * lat
+        qd = p_act[2] if fd - top <= p_act[2] <= fd else (fd - top if p_act[2] < fd - top else fd)
+        dn, de, dd = p_act[0] - fn, p_act[1] - fe, p_act[2] - qd
+        dist = math.sqrt(dn * dn + de * de + dd * dd)
+        if dist > 1e-6:
+            nn, ne, nd = dn / dist, de / dist, dd / dist
+        else:
+            nn, ne, nd = 0.0, 0.0, -1.0
+        budget = dist - k * max(0.0, sig) - grow - extra - standoff_m
+        if budget > 0.0:
+            v_allow = min(-at + math.sqrt(at * at + 2.0 * a * budget), budget / lin)
+            name = L.CLOSING_SPEED
+        else:
+            v_allow, name = 0.0, L.STANDOFF
+        h = v_allow - (nn * vn + ne * ve + nd * vd)
+        if h < bound:
+            halfspaces.append((-nn, -ne, -nd, h, name))
+    return halfspaces, (math.sqrt(min_sep2) if rows else None)
 
 
 def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float) -> tuple[list[HalfSpace], list[Ball]]:
@@ -154,10 +207,12 @@ __all__ = [
     "UNCERTAINTY_SIGMAS",
     "Ball",
     "HalfSpace",
+    "PersonRow",
     "Vec",
     "allowed_closing_speed",
     "as_vec",
     "fence_sets",
+    "people_halfspaces",
     "person_halfspace",
     "sector_is_convex",
     "sector_project",
