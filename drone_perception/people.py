@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 #: Time constant (s) of the exponential smoothing of velocities from successive positions.
-VELOCITY_SMOOTHING_TAU_S = 0.5
+VELOCITY_SMOOTHING_TAU_S = 0.25
 #: 1-sigma uncertainty (m) used for a positioned track whose tracker gave no (finite) sigma.
 UNKNOWN_SIGMA_M = 3.0
 #: The walking reach ``growth_mps * time_unseen`` is a worst case; it is reported as this many sigmas so that
@@ -103,8 +103,10 @@ class PeopleMemory:
 
         Seen-now people: position from the track, uncertainty = the track's ``position_sigma_m``, velocity
         smoothed from successive positions of the same id (time constant 0.5 s), ``last_seen_s`` = stamp.
-        Remembered people: last position, zero velocity (their possible motion is in the growing
-        uncertainty ``sigma + growth_mps * time_unseen``), dropped after ``forget_after_s`` unseen.
+        Remembered people: a disc covering both "stopped where last seen" and "kept the last velocity",
+        centred half-way, radius ``|v| t / 2 + growth_mps * t`` (t = time unseen) reported as
+        ``REACH_SIGMAS`` sigmas; velocity stays the last estimate (the governor uses it for the closing speed);
+        dropped after ``forget_after_s`` unseen.
         ``is_subject`` marks ``subject_track_id``. Rows are sorted by track id.
         """
         t = float(stamp_s)
@@ -180,14 +182,29 @@ class PeopleMemory:
         last = np.zeros(n)
         for row, tid in enumerate(ids):
             p = self._people[tid]
-            pos[row] = p.position_ned_m
+            vel[row] = p.velocity_ned_mps
             if tid in seen:
-                vel[row] = p.velocity_ned_mps
-            unc[row] = p.sigma_at_last_seen_m + self.growth_mps * (t - p.last_seen_s) / REACH_SIGMAS
+                pos[row] = p.position_ned_m
+                unc[row] = p.sigma_at_last_seen_m
+            else:
+                # Unseen: the person may have stopped or kept going at their last velocity (a sprinter does).
+                # Centre the disc between the two and make it cover both, plus the walking reach.
+                unseen = t - p.last_seen_s
+                half_run = 0.5 * unseen * p.velocity_ned_mps
+                pos[row] = p.position_ned_m + half_run
+                reach = float(np.linalg.norm(half_run)) + self.growth_mps * unseen
+                unc[row] = p.sigma_at_last_seen_m + reach / REACH_SIGMAS
             last[row] = p.last_seen_s
         is_subject = np.array([subject_track_id is not None and tid == subject_track_id for tid in ids], bool)
         self._track_ids = tuple(ids)
         return People(pos, vel, unc, last, is_subject.reshape(n), t)
 
 
-__all__ = ["HANDOVER_BASE_M", "HANDOVER_MAX_GAP_S", "REACH_SIGMAS", "UNKNOWN_SIGMA_M", "VELOCITY_SMOOTHING_TAU_S", "PeopleMemory"]
+__all__ = [
+    "HANDOVER_BASE_M",
+    "HANDOVER_MAX_GAP_S",
+    "REACH_SIGMAS",
+    "UNKNOWN_SIGMA_M",
+    "VELOCITY_SMOOTHING_TAU_S",
+    "PeopleMemory",
+]

@@ -192,7 +192,8 @@ class Pipeline:
 
     def _apply_operator_choice(self, operator: OperatorInput, tracks: Tracks) -> None:
         chosen = operator.subject_track_id
-        if chosen == self._last_operator_subject:
+        # Same choice as before: nothing to do, unless it could not be locked yet (track not confirmed).
+        if chosen == self._last_operator_subject and (chosen is None or self.lock.state is not LockState.NONE):
             return
         self._last_operator_subject = chosen
         if chosen is None:
@@ -200,7 +201,7 @@ class Pipeline:
         elif self.lock.lock(chosen, tracks):
             self.subject_filter.reset()
         else:
-            log.info("operator chose track %s but it cannot be locked", chosen)
+            log.debug("operator chose track %s but it cannot be locked (yet)", chosen)
 
     def _estimate_subject(
         self, tracks: Tracks, now_s: float, *, new_perception: bool

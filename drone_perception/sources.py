@@ -89,7 +89,7 @@ class VideoSource:
         is_device = isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit())
         if not is_device and isinstance(spec, (str, Path)) and "://" not in str(spec) and not Path(spec).exists():
             raise SourceError(f"{spec}: no such video file")
-        self._cap = cv2.VideoCapture(int(spec) if is_device else str(spec))
+        self._cap = cv2.VideoCapture(int(str(spec)) if is_device else str(spec))
         if not self._cap.isOpened():
             raise SourceError(f"{spec}: cannot open video source")
         self.is_file = not is_device and "://" not in str(spec)

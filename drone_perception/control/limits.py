@@ -56,6 +56,9 @@ GATES = frozenset({
     NOT_ENGAGED, DEADMAN, NOT_ARMED, WRONG_MODE, LINK_LOST, STALE_VEHICLE, STALE_PERCEPTION, NAN_INPUT,
     NO_COMMAND, SUBJECT_LOST, INTERNAL_ERROR,
 })
+#: Gates under which the vehicle state is still trustworthy: the output is a hold, but people are still
+#: protected (a person running at a holding vehicle makes the governor back off or climb; see the governor).
+EVADING_GATES = frozenset({NO_COMMAND, SUBJECT_LOST, STALE_PERCEPTION})
 #: Gates after which the pipeline sends nothing at all (the operator flies).
 DISENGAGING_GATES = frozenset({NOT_ENGAGED, DEADMAN, NOT_ARMED, WRONG_MODE})
 #: Limits that protect people or the fence: their reductions are never slowed by the accel cap.

@@ -66,25 +66,27 @@ def test_velocity_from_successive_positions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("unseen_s", "present", "expected_sigma"),
-    [
-        (0.5, True, 0.4 + 2.5 * 0.5 / REACH_SIGMAS),
-        (10.0, True, 0.4 + 2.5 * 10.0 / REACH_SIGMAS),
-        (30.0, True, 0.4 + 2.5 * 30.0 / REACH_SIGMAS),  # exactly at forget_after_s: still remembered
-        (30.5, False, None),
-    ],
+    ("unseen_s", "present"),
+    [(0.5, True), (10.0, True), (30.0, True), (30.5, False)],  # 30 s = forget_after_s: still remembered
 )
-def test_vanished_person_remembered_then_forgotten(unseen_s: float, present: bool,
-                                                    expected_sigma: float | None) -> None:
+def test_vanished_person_remembered_then_forgotten(unseen_s: float, present: bool) -> None:
+    """Unseen: a disc covering "stopped" and "kept going at the last velocity", plus the walking reach."""
     mem = PeopleMemory(growth_mps=2.5, forget_after_s=30.0)
     mem.update(make_tracks(0.0, [(3, (5.0, 5.0, 0.0), 0.4, C)]), 3, 0.0)
-    mem.update(make_tracks(0.1, [(3, (5.1, 5.0, 0.0), 0.4, C)]), 3, 0.1)
+    seen = mem.update(make_tracks(0.1, [(3, (5.1, 5.0, 0.0), 0.4, C)]), 3, 0.1)
+    v = seen.velocity_ned_mps[0]
+    assert v[0] > 0.0  # moving north
     people = mem.update(make_tracks(0.1 + unseen_s, []), 3, 0.1 + unseen_s)
     assert (len(people) == 1) == present
     if present:
-        np.testing.assert_allclose(people.position_ned_m[0], [5.1, 5.0, 0.0])
-        assert people.uncertainty_m[0] == pytest.approx(expected_sigma)
-        np.testing.assert_allclose(people.velocity_ned_mps[0], 0.0)  # motion is in the growing disc
+        half_run = 0.5 * unseen_s * v
+        np.testing.assert_allclose(people.position_ned_m[0], np.array([5.1, 5.0, 0.0]) + half_run)
+        reach = np.linalg.norm(half_run) + 2.5 * unseen_s
+        assert people.uncertainty_m[0] == pytest.approx(0.4 + reach / REACH_SIGMAS)
+        # Both ends of the possible motion lie inside the reported disc (k = REACH_SIGMAS sigmas).
+        for end in (np.array([5.1, 5.0, 0.0]), np.array([5.1, 5.0, 0.0]) + 2 * half_run):
+            assert np.linalg.norm(end - people.position_ned_m[0]) <= REACH_SIGMAS * people.uncertainty_m[0]
+        np.testing.assert_allclose(people.velocity_ned_mps[0], v)  # the governor uses it for closing speed
         assert people.last_seen_s[0] == pytest.approx(0.1)
         assert people.is_subject[0]
 

@@ -66,7 +66,7 @@ def test_behind_means_opposite_to_the_walking_direction() -> None:
 def test_slow_subject_keeps_heading_and_engage_does_not_swing() -> None:
     cfg = FollowConfig(heading_min_speed_mps=0.5)
     ctl = FollowController(cfg)
-    p = np.array([0.0, 15.0, -8.0])  # already 15 m east of a standing subject at the right height
+    p = np.array([0.0, cfg.distance_m, -cfg.height_m])  # already east of a standing subject, at the offset
     ctl.step(_est(np.zeros(3), np.array([0.1, 0.0, 0.0]), 0.0), _veh(p, np.zeros(3), 0.0, 0.0), DT)
     assert ctl.goal_ned_m(_est(np.zeros(3), np.zeros(3), 0.0)) == pytest.approx(p)
     heading = ctl.heading_rad
