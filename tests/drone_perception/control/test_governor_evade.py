@@ -1,0 +1,65 @@
+"""Hold still protects people: with the subject lost or no command, a person running at the vehicle makes the
+governor back off and climb instead of sitting still (charter items 1 and 3 together)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drone_perception.config import FenceConfig, SafetyConfig
+from drone_perception.control import limits as L
+from drone_perception.control.governor import GovernorInput, SafetyGovernor
+from drone_perception.types import Verdict
+
+SOFT_GATES = [
+    ("subject_lost", {"subject_valid": False}),
+    ("no_command", {"command": None}),
+]
+
+
+@pytest.mark.parametrize(("gate", "kw"), SOFT_GATES, ids=[g for g, _ in SOFT_GATES])
+def test_far_people_give_an_exact_hold(build: Callable[..., GovernorInput], gate: str, kw: dict) -> None:
+    out = SafetyGovernor(SafetyConfig(), FenceConfig()).step(build(people=((60.0, 0.0, 0.0),), **kw))
+    assert out.safe.verdict is Verdict.HOLD
+    assert out.safe.command.velocity_ned_mps.tolist() == [0.0, 0.0, 0.0]
+    assert gate in out.safe.limits_applied
+
+
+@pytest.mark.parametrize(("gate", "kw"), SOFT_GATES, ids=[g for g, _ in SOFT_GATES])
+def test_a_person_running_at_a_holding_vehicle_makes_it_climb_and_back_off(
+    build: Callable[..., GovernorInput], gate: str, kw: dict
+) -> None:
+    # Vehicle 10 m up; a person 14 m north running south at it at 6 m/s.
+    inp = build(position=(0.0, 0.0, -10.0), people=((14.0, 0.0, 0.0),), people_velocity=((-6.0, 0.0, 0.0),), **kw)
+    out = SafetyGovernor(SafetyConfig(), FenceConfig()).step(inp)
+    v = out.safe.command.velocity_ned_mps
+    assert out.engaged
+    assert out.safe.verdict is Verdict.LIMITED
+    assert gate in out.safe.limits_applied
+    assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED}
+    assert v[2] < -1.0  # climbs (NED: negative down)
+    assert v[0] <= 0.0  # never towards the runner
+
+
+@given(
+    north=st.floats(11.0, 40.0),
+    height=st.floats(5.0, 30.0),
+    speed=st.floats(0.0, 9.0),
+)
+@settings(max_examples=80, deadline=None)
+def test_evasion_never_closes_on_the_person(build: Callable[..., GovernorInput], north: float, height: float,
+                                            speed: float) -> None:
+    inp = build(position=(0.0, 0.0, -height), people=((north, 0.0, 0.0),),
+                     people_velocity=((-speed, 0.0, 0.0),), subject_valid=False)
+    out = SafetyGovernor(SafetyConfig(), FenceConfig()).step(inp)
+    v = out.safe.command.velocity_ned_mps
+    assert np.all(np.isfinite(v))
+    # the vehicle's own velocity never points at the person (north) and never descends towards them
+    assert v[0] <= 1e-9 and v[2] <= 1e-9
+    assert math.hypot(v[0], v[1]) <= SafetyConfig().max_horizontal_speed_mps + 1e-9
+    assert abs(v[2]) <= SafetyConfig().max_vertical_speed_mps + 1e-9
