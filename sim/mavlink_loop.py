@@ -184,7 +184,7 @@ class MavlinkScenarioLoop:
         cfg, opts = self.config, self.options
         self.recorder.record(topics.META, self.clock(), {
             "config": cfg.model_dump(mode="json"), "scenario": self.name, "seed": self.seed, "link": "mavlink",
-            "autopilot": "sim.mavlink_vehicle (lock-step)", "tethered": cfg.fence.tethered})
+            "autopilot": "sim.mavlink_vehicle (lock-step)", "simulator": True, "tethered": cfg.fence.tethered})
         self.recorder.record(topics.FENCE, self.clock(), to_jsonable(cfg.fence.model_dump()))
         if cfg.link.deadman_rc_channel is not None:
             self.vehicle.set_rc_channel(cfg.link.deadman_rc_channel, 2000)  # the pilot holds the switch
@@ -322,5 +322,58 @@ def run_mavlink_scenario(name: str, config: StackConfig | None = None, *, seed: 
         return loop.run(duration_s)
 
 
-__all__ = ["LockstepClock", "MavlinkLoopOptions", "MavlinkScenarioLoop", "run_mavlink_scenario",
-           "subject_image_point"]
+def _run_one(name: str, config: StackConfig, args: Any) -> dict[str, Any]:
+    """One scenario for the CLI: record, plot and audit as ``drone_perception.cli.sim.run_one`` does."""
+    from pathlib import Path
+
+    from sim.mavlink_world import run_sitl_scenario
+    from sim.runner import save_trajectory_plot
+
+    out_dir = Path(args.out) / f"{name}_mavlink"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record_path = out_dir / "record.mcap"
+    recorder = None
+    if not args.no_record:
+        from drone_perception.record.mcap_recorder import FlightRecorder
+
+        recorder = FlightRecorder(record_path)
+    try:
+        if args.connect:
+            gcs = getattr(args, "gcs", None) or DEFAULT_SITL_GCS
+            result = run_sitl_scenario(name, config, connect=args.connect, gcs_connect=gcs, seed=args.seed,
+                                       recorder=recorder)
+        else:
+            result = run_mavlink_scenario(name, config, seed=args.seed, recorder=recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+    summary = result.summary()
+    summary["link"] = "mavlink"
+    summary["plot"] = str(save_trajectory_plot(result, out_dir / "trajectory.png"))
+    if recorder is not None:
+        from drone_perception.audit.api import audit_record
+
+        report_path, verdict_path = out_dir / "report.html", out_dir / "verdict.json"
+        summary["audit"] = audit_record(record_path, report_path, verdict_path)
+        summary["record"], summary["report"] = str(record_path), str(report_path)
+    return summary
+
+
+#: Where the scripted crew listens for an external SITL (ArduPilot's sim_vehicle.py/MAVProxy sends to 14551).
+DEFAULT_SITL_GCS = "udpin:127.0.0.1:14551"
+
+
+def run_mavlink_scenarios(names: list[str], config: StackConfig, args: Any) -> int:
+    """``drone-perception sim --link mavlink [--connect URL]``: run, print the usual summary; exit code 0 = pass."""
+    from drone_perception.cli.sim import _print_summaries
+    from drone_perception.errors import ConfigError
+
+    if getattr(args, "perception", "sim") != "sim":
+        raise ConfigError(f"--perception {args.perception}: only 'sim' detections run on --link mavlink")
+    summaries = [_run_one(name, config, args) for name in names]
+    _print_summaries(summaries, as_json=args.json)
+    return 0 if all(s["passed"] for s in summaries) else 1
+
+
+__all__ = ["DEFAULT_SITL_GCS", "LockstepClock", "MavlinkLoopOptions", "MavlinkScenarioLoop", "run_mavlink_scenario",
+           "run_mavlink_scenarios", "subject_image_point"]

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 
+from drone_perception.config import StackConfig
+from drone_perception.interfaces import NullRecorder, Recorder
+from drone_perception.record import topics
 from drone_perception.types import OperatorInput, SafeCommand, VehicleState
+from sim.operator import OperatorScript
 from sim.runner import ScenarioResult
 from sim.vehicle import Multicopter, MulticopterParams
 from sim.world import World
@@ -136,4 +140,113 @@ class TruthMeter:
         )
 
 
-__all__ = ["ReportedPose", "TruthMeter", "ground_start_dynamics", "start_height_m"]
+
+
+# ---------------------------------------------------------------------------------------------- external SITL
+def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_connect: str, seed: int = 0,
+                      recorder: Recorder | None = None, duration_s: float | None = None,
+                      connect_timeout_s: float = 10.0, launch_timeout_s: float = 90.0,
+                      operator_script: OperatorScript | None = None) -> ScenarioResult:
+    """Scenario ``name`` against an external autopilot SITL on ``connect`` (bridge) in real time.
+
+    The scripted crew (``gcs_connect``, a second MAVLink endpoint of the same SITL: ``udpin:HOST:PORT`` that the
+    SITL or MAVProxy sends to) arms, selects GUIDED and takes off; people and the camera then follow the SITL's
+    reported pose, translated so that the hand-over point is the scenario's start point. ArduCopter modes only.
+    Raises ``BridgeError``/``LinkTimeout`` "cannot connect to ..." when nothing answers within
+    ``connect_timeout_s`` (wall seconds).
+    """
+    import time
+
+    from drone_perception.live import PipelineTrackingHandler, camera_from_vehicle
+    from drone_perception.pipeline import Pipeline
+    from drone_perception.track.bytetrack import ByteTracker
+    from firmware_bridge.bridge import MavlinkBridge
+    from firmware_bridge.camera_tracking import MAV_COMP_ID_CAMERA
+    from firmware_bridge.errors import BridgeError, LinkTimeout
+    from sim.gcs_script import ScriptedGroundStation
+    from sim.mav_link import SimLinkError, SimTimeout
+    from sim.mavlink_loop import subject_image_point
+    from sim.scenarios import get_scenario
+    from sim.sensors import DetectionModelParams, simulate_detections
+
+    spec = get_scenario(name)
+    rng = np.random.default_rng(seed)
+    world = spec.build(rng, config)
+    config = world.stack_config(config)
+    rec: Recorder = recorder if recorder is not None else NullRecorder()
+    height = start_height_m(world)
+    start = world.vehicle.position_ned_m
+    pose = ReportedPose(start, float(world.vehicle.yaw_rad))
+    world.vehicle = pose  # type: ignore[assignment]
+    world.autopilot.armed = False
+    pipeline = Pipeline(config, tracker=ByteTracker(config.tracker), recorder=rec)
+    handler = PipelineTrackingHandler(pipeline, world.intrinsics)
+    try:
+        bridge = MavlinkBridge.open(config.link.model_copy(update={"connection": connect}),
+                                    control_rate_hz=config.control_rate_hz, recorder=rec, tracking_handler=handler)
+    except BridgeError as exc:
+        raise BridgeError(f"cannot connect to {connect}: {exc}") from None
+    handler.on_change = bridge.engagement.select_subject
+    try:
+        try:
+            bridge.connect(timeout_s=connect_timeout_s)
+        except LinkTimeout as exc:
+            raise LinkTimeout(f"cannot connect to {connect}: no autopilot within {connect_timeout_s:.0f} s "
+                              f"(is the SITL running?): {exc}") from None
+        rec.record(topics.META, time.monotonic(), {
+            "config": config.model_dump(mode="json"), "scenario": name, "seed": seed, "link": "mavlink",
+            "autopilot": f"external SITL at {connect}", "simulator": True, "tethered": config.fence.tethered})
+        bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=connect_timeout_s)
+        try:
+            gcs = ScriptedGroundStation(gcs_connect, pump=lambda: bridge.poll(time.monotonic()), heartbeat_hz=2.0)
+            gcs.operator_launch(height, timeout_s=launch_timeout_s)
+        except (SimTimeout, SimLinkError) as exc:
+            raise BridgeError(f"the scripted crew on {gcs_connect} could not launch the SITL vehicle: {exc}") from None
+        state = bridge.poll(time.monotonic())
+        offset = np.array([start[0] - state.position_ned_m[0], start[1] - state.position_ned_m[1], 0.0])
+        script = operator_script or OperatorScript()
+        det = DetectionModelParams()
+        meter = TruthMeter(world, config.safety.min_standoff_m)
+        dt_s = 1.0 / config.control_rate_hz
+        steps = round((duration_s if duration_s is not None else spec.duration_s) / dt_s)
+        engaged_once, next_click = False, -math.inf
+        next_tick = time.monotonic()
+        for _ in range(steps):
+            next_tick += dt_s
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+            world.step(dt_s)
+            gcs.tick()
+            now = time.monotonic()
+            raw = bridge.poll(now)
+            state = replace(raw, position_ned_m=np.asarray(raw.position_ned_m) + offset)
+            pose.update(state)
+            if world.t_s >= script.engage_at_s and not engaged_once:
+                engaged_once = bridge.engage(now)[0]
+            cam_true = world.camera_model()
+            if engaged_once and pipeline.lock.track_id is None and now >= next_click:
+                next_click = now + 0.5
+                point = subject_image_point(cam_true, world.subject.position_ned_m, world.subject.height_m)
+                if point is not None:
+                    gcs.send(gcs.link.mav.command_long_encode(bridge.link.target_system or 1, MAV_COMP_ID_CAMERA,
+                                                              2004, 0, point[0], point[1], 0, 0, 0, 0, 0))
+            detections, gt_ids = simulate_detections(world, cam_true, rng, det)
+            op = bridge.operator_input(now)
+            out = pipeline.step(now_s=now, vehicle=state, operator=op, detections=replace(detections, stamp_s=now),
+                                camera=camera_from_vehicle(world.intrinsics, state, world.gimbal_pitch_rad))
+            sent = bool(out.send and bridge.send(out.safe, now))
+            if sent:
+                meter.command(out.safe, op)
+            bridge.check_stall(now)
+            rec.record(topics.TRUTH, now, meter.update(
+                now, engaged=op.engaged, sending=sent, limits=out.safe.limits_applied,
+                subject_in_view=bool(np.any(gt_ids == world.subject.id)),
+                mode_request=out.safe.mode_request is not None))
+        if bridge.engagement.following:
+            bridge.disengage(time.monotonic(), "scenario ended")
+        gcs.close()
+        return meter.result(name, seed, dt_s)
+    finally:
+        bridge.close()
+
+
+__all__ = ["ReportedPose", "TruthMeter", "ground_start_dynamics", "run_sitl_scenario", "start_height_m"]

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="direct: in-process sim autopilot; mavlink: through the MAVLink bridge over UDP")
     p.add_argument("--connect", default=None,
                    help="with --link mavlink: an external autopilot SITL (e.g. tcp:127.0.0.1:5760)")
+    p.add_argument("--gcs", default=None, help="with --connect: the scripted crew's UDP endpoint on that SITL "
+                   "(default udpin:127.0.0.1:14551)")
     p.add_argument("--perception", choices=("sim", "camera"), default="sim",
                    help="sim: detections from ground truth; camera: rendered frames through the real detector")
     p.set_defaults(func=run)
