@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# MAVProxy (interop test) without its GUI dependencies, which would replace the headless OpenCV.
+	$(PY) -m pip install --quiet --no-deps 'MAVProxy>=1.8.70'
 	touch $(STAMP)
 
 ## demo: create the venv, install, run the default scenario in closed loop (writes record + audit report)
