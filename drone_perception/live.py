@@ -225,7 +225,8 @@ class LiveLoop:
         if self.control:
             if out.send and self.bridge.send(out.safe, now):
                 self.setpoints_sent += 1
-            self.bridge.check_stall(now)
+            if self.bridge.engagement.following:  # after a disengage silence is expected, not a stall
+                self.bridge.check_stall(now)
         self.frames += 1
         self.locked_frames += int(out.lock.track_id is not None)
         self._publish_status(out, now)

@@ -284,7 +284,8 @@ class MavlinkScenarioLoop:
                 if now >= self._next_status_s:
                     self._next_status_s = now + 0.2
                     publish_tracking_status(self.bridge, out, self.intrinsics, now)
-            self.bridge.check_stall(now)
+            if self.bridge.engagement.following:  # after a disengage silence is expected, not a stall
+                self.bridge.check_stall(now)
         in_view = bool(np.any(gt_ids == self.world.subject.id))
         truth = self.meter.update(now, engaged=engaged, sending=sending, limits=limits, subject_in_view=in_view,
                                   mode_request=mode_request)

@@ -198,7 +198,10 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             "autopilot": f"external SITL at {connect}", "simulator": True, "tethered": config.fence.tethered})
         bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=connect_timeout_s)
         try:
-            gcs = ScriptedGroundStation(gcs_connect, pump=lambda: bridge.poll(time.monotonic()), heartbeat_hz=2.0)
+            def pump() -> None:
+                bridge.poll(time.monotonic(), timeout_s=0.01)
+
+            gcs = ScriptedGroundStation(gcs_connect, pump=pump, heartbeat_hz=2.0)
             gcs.operator_launch(height, timeout_s=launch_timeout_s)
         except (SimTimeout, SimLinkError) as exc:
             raise BridgeError(f"the scripted crew on {gcs_connect} could not launch the SITL vehicle: {exc}") from None
@@ -236,7 +239,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             sent = bool(out.send and bridge.send(out.safe, now))
             if sent:
                 meter.command(out.safe, op)
-            bridge.check_stall(now)
+            if bridge.engagement.following:
+                bridge.check_stall(now)
             rec.record(topics.TRUTH, now, meter.update(
                 now, engaged=op.engaged, sending=sent, limits=out.safe.limits_applied,
                 subject_in_view=bool(np.any(gt_ids == world.subject.id)),

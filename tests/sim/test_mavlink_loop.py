@@ -1,0 +1,161 @@
+"""The full MAVLink loop over UDP loopback (lock-step, seeded): standoff on ground truth, faults end in hold,
+every message the bridge sent is on the allowlist, a stalled pipeline ends in one hold + BRAKE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from drone_perception.config import StackConfig
+from firmware_bridge.allowlist import ALLOWED_MESSAGES
+from sim.mav_faults import LinkFaultConfig
+from sim.mavlink_loop import MavlinkLoopOptions, MavlinkScenarioLoop, run_mavlink_scenario
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, Any]] = []
+
+    def record(self, topic: str, stamp_s: float, message: Any) -> None:
+        self.rows.append((topic, stamp_s, message))
+
+    def topic(self, name: str) -> list[tuple[float, Any]]:
+        return [(s, m) for t, s, m in self.rows if t == name]
+
+
+def setpoints(rec: ListRecorder, after_s: float = -np.inf) -> list[tuple[float, tuple[float, float, float]]]:
+    out = []
+    for stamp, m in rec.topic("/mavlink/out"):
+        if m["msg_type"] == "SET_POSITION_TARGET_LOCAL_NED" and stamp > after_s:
+            f = m["fields"]
+            out.append((stamp, (f["vx"], f["vy"], f["vz"])))
+    return out
+
+
+def events(rec: ListRecorder, kind: str) -> list[tuple[float, Any]]:
+    return [(s, m) for s, m in rec.topic("/autopilot/events") if m.get("kind") == kind]
+
+
+@pytest.mark.parametrize(("scenario", "duration_s"), [("walk", 25.0), ("sprint_toward", 22.0)])
+def test_scenarios_keep_the_standoff_through_mavlink(scenario: str, duration_s: float) -> None:
+    rec = ListRecorder()
+    result = run_mavlink_scenario(scenario, seed=1, recorder=rec, duration_s=duration_s)
+    assert result.commands_sent > 100, "the loop never followed"
+    assert result.min_separation_any_m >= result.standoff_m, result.summary()
+    assert result.passed, result.failures
+    moved = np.linalg.norm(np.subtract(result.trajectory["vehicle"][-1], result.trajectory["vehicle"][0]))
+    assert moved > 5.0  # it followed through the bridge, not just hovered
+    assert {m["msg_type"] for _, m in rec.topic("/mavlink/out")} <= ALLOWED_MESSAGES
+    assert [m["link"] for _, m in rec.topic("/meta")] == ["mavlink"]
+
+
+def _fly(loop: MavlinkScenarioLoop, until_s: float) -> None:
+    while loop.world.t_s < until_s - 1e-9:
+        loop.step()
+
+
+def _fault_link_drop(loop: MavlinkScenarioLoop) -> None:
+    loop.vehicle.drop_link(4.0)
+
+
+def _fault_gcs_heartbeats_stop(loop: MavlinkScenarioLoop) -> None:
+    loop.gcs.heartbeats_enabled = False
+
+
+def _fault_pilot_loiter(loop: MavlinkScenarioLoop) -> None:
+    loop.pilot_set_mode("LOITER")
+
+
+def _fault_rc_switch(loop: MavlinkScenarioLoop) -> None:
+    loop.vehicle.set_rc_channel(7, 1000)
+
+
+RC_CONFIG = StackConfig.model_validate({"link": {"deadman_rc_channel": 7, "deadman_gcs_heartbeat": False}})
+
+
+@pytest.mark.parametrize(("fault", "config", "reason"), [
+    (_fault_link_drop, None, "link lost"),
+    (_fault_gcs_heartbeats_stop, None, "ground-station heartbeat"),
+    (_fault_rc_switch, RC_CONFIG, "dead-man released"),
+    (_fault_pilot_loiter, None, "mode is LOITER"),
+], ids=["link_drop", "gcs_deadman", "rc_deadman", "pilot_mode_change"])
+def test_faults_end_in_hold_and_no_more_setpoints(fault: Any, config: StackConfig | None, reason: str) -> None:
+    rec = ListRecorder()
+    with MavlinkScenarioLoop("walk", config, seed=2, recorder=rec) as loop:
+        loop.launch()
+        _fly(loop, 8.0)
+        assert loop.bridge.engagement.following and loop.pipeline.lock.track_id is not None
+        assert len(setpoints(rec)) > 50
+        fault(loop)
+        _fly(loop, 14.0)
+        result = loop.result()
+        assert not loop.bridge.engagement.following
+        assert reason in (loop.bridge.engagement.last_disengage_reason or "")
+        (t_off, _), *_ = events(rec, "disengage")
+        after = setpoints(rec, after_s=t_off - 1e-9)
+        assert len(after) == 1 and after[0][1] == (0.0, 0.0, 0.0), after  # exactly the one hold
+        assert t_off - loop.handover_s - 8.0 < 1.6  # detected within the dead-man / link timeouts
+        assert result.sent_while_disengaged == 0 and result.passed
+        assert np.linalg.norm(loop.vehicle.velocity_ned_mps[:2]) < 0.5  # the vehicle stopped
+
+
+def test_packet_loss_ends_in_hold_and_never_breaks_the_standoff() -> None:
+    rec = ListRecorder()
+    opts = MavlinkLoopOptions(faults=LinkFaultConfig(loss_probability=0.2))
+    with MavlinkScenarioLoop("walk", seed=3, recorder=rec, options=opts) as loop:
+        loop.launch()
+        _fly(loop, 20.0)
+        result = loop.result()
+        disengages = events(rec, "disengage")
+        if loop.bridge.engagement.following:  # a lucky link: then it must have kept following safely
+            assert result.commands_sent > 100
+        else:
+            t_off = disengages[0][0]
+            after = setpoints(rec, after_s=t_off - 1e-9)
+            assert len(after) == 1 and after[0][1] == (0.0, 0.0, 0.0)
+        assert result.passed, result.failures
+
+
+def test_allowlist_over_full_flights_and_no_arm_or_takeoff_from_the_stack() -> None:
+    rec = ListRecorder()
+    for name, dur in (("bystander_crossing", 25.0), ("leave_fence", 15.0)):
+        run_mavlink_scenario(name, seed=4, recorder=rec, duration_s=dur, keep_trajectory=False)
+    sent = rec.topic("/mavlink/out")
+    assert len(sent) > 500
+    assert {m["msg_type"] for _, m in sent} <= ALLOWED_MESSAGES
+    commands = {m["command"] for _, m in sent if m["msg_type"] in ("COMMAND_LONG", "COMMAND_INT")}
+    assert not commands & {400, 22, 183, 184, 211, 205}  # arm, takeoff, servo, relay, gripper, mount control
+
+
+def test_stalled_pipeline_one_hold_then_brake() -> None:
+    rec = ListRecorder()
+    opts = MavlinkLoopOptions(stall_at_s=8.0)
+    with MavlinkScenarioLoop("walk", seed=5, recorder=rec, options=opts) as loop:
+        loop.launch()
+        _fly(loop, 12.0)
+        (t_stall, _), = events(rec, "stall")
+        after = setpoints(rec, after_s=t_stall - 1e-9)
+        assert len(after) == 1 and after[0][1] == (0.0, 0.0, 0.0)
+        brakes = [m for _, m in events(rec, "mode_request") if m["mode"] == "BRAKE"]
+        assert len(brakes) == 1
+        assert loop.vehicle.mode == "BRAKE"
+        assert np.linalg.norm(loop.vehicle.velocity_ned_mps) < 0.3
+
+
+def test_dead_companion_leaves_it_to_guid_timeout() -> None:
+    """The whole companion dies (no hold, no BRAKE): the autopilot's GUID_TIMEOUT (written by the bridge at
+    connect) stops the vehicle on its own."""
+    rec = ListRecorder()
+    opts = MavlinkLoopOptions(companion_dead_at_s=8.0)
+    with MavlinkScenarioLoop("walk", seed=6, recorder=rec, options=opts) as loop:
+        loop.launch()
+        _fly(loop, 8.0)
+        assert loop.vehicle.ap.params.get("GUID_TIMEOUT") == pytest.approx(loop.config.link.guided_timeout_s)
+        speed_before = float(np.linalg.norm(loop.vehicle.velocity_ned_mps[:2]))
+        assert speed_before > 0.5
+        _fly(loop, 8.0 + loop.config.link.guided_timeout_s + 2.0)
+        assert loop.vehicle.ap.guided_timeouts == 1
+        assert np.linalg.norm(loop.vehicle.velocity_ned_mps[:2]) < 0.2
+        assert not setpoints(rec, after_s=loop.handover_s + 8.0 + 0.05)
