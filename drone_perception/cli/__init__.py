@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.audit",
     "drone_perception.cli.detect",
     "drone_perception.cli.export",
+    "drone_perception.cli.run",
 )
 
 
