@@ -9,12 +9,11 @@ such a person has been seen (0/1).
 Action (float32, 4): velocity north, east, down (m/s, +down) and yaw rate (rad/s, + = north towards east),
 bounded by the stack's configured speed and yaw-rate limits.
 
-Safety layer: before the action reaches the simulated autopilot, the env removes any closing speed towards any
-person's body (a 2 m vertical segment), counting the person's own velocity, beyond what still lets the vehicle
-stop outside ``min_standoff_m`` at ``braking_decel_mps2`` after the response lag (so it backs away from a person
-walking at it), and any descent near the altitude floor. It uses ground truth and
-is deliberately simple. TODO: route actions through the stack's ``drone_perception.control.governor.
-SafetyGovernor`` (with perceived people, not truth) once it is available; this clip is a stand-in.
+Safety layer: every action goes through the stack's own ``SafetyGovernor`` (standoff with stopping budget, caps,
+geofence on the stopping point, unobserved-direction cap) before it reaches the simulated autopilot, exactly as
+in the closed loop; a learning agent can never command what the governor would refuse. The people it protects
+are ground truth with a small position uncertainty (``FIX_SIGMA_M``): the env trains the follow policy, not
+perception.
 
 Reward per step: +0.5 while the subject is detected, minus 0.05 per metre of horizontal-distance error to the
 follow distance and of height error to the follow height, minus a small action-magnitude cost; -10 and the
@@ -32,8 +31,9 @@ import numpy as np
 from gymnasium import spaces
 
 from drone_perception.config import StackConfig
-from drone_perception.config.limits import PERSON_HEIGHT_M
-from drone_perception.types import VelocityCommand
+from drone_perception.control.governor import GovernorInput, SafetyGovernor
+from drone_perception.geometry import observed_sector
+from drone_perception.types import OperatorInput, People, TargetEstimate, VelocityCommand, Verdict
 from sim.scenarios import DEFAULT_SCENARIO, get_scenario
 from sim.sensors import DetectionModelParams, simulate_detections
 from sim.world import World
@@ -42,9 +42,6 @@ OBS_DIM = 14
 _POS_LIMIT_M = 500.0
 _VEL_LIMIT_MPS = 20.0
 _SINCE_LIMIT_S = 60.0
-#: Extra distance (m) the env's safety clip keeps beyond the standoff: a person accelerating to a sprint gains
-#: about velocity_time_constant_s x 8 m/s = 2.8 m on the lagging vehicle.
-SAFETY_MARGIN_M = 3.5
 #: Position noise (1 sigma, m) of the env's truth-based subject fix.
 FIX_SIGMA_M = 0.3
 
@@ -82,6 +79,7 @@ class PersonFollowEnv(gym.Env[np.ndarray, np.ndarray]):
         spec = get_scenario(name)
         self._world = spec.build(self.np_random, self.config)
         self._stack_config = self._world.stack_config(self.config)
+        self._governor = SafetyGovernor(self._stack_config.safety, self._stack_config.fence)
         self._duration_s = spec.duration_s
         self._subject_fix: np.ndarray | None = None
         self._subject_seen_s = -math.inf
@@ -92,8 +90,8 @@ class PersonFollowEnv(gym.Env[np.ndarray, np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         world = self._require_world()
         act = np.clip(np.asarray(action, dtype=np.float64), self._act_box.low, self._act_box.high)
-        safe_vel, clipped = self._safety_clip(act[:3])
-        world.command(VelocityCommand(safe_vel, float(act[3]), world.t_s))
+        safe, clipped = self._safety_clip(act)
+        world.command(safe)
         world.step(self.dt_s)
         visible = self._sense()
         sep_min, _ = world.min_separation_m()
@@ -142,40 +140,25 @@ class PersonFollowEnv(gym.Env[np.ndarray, np.ndarray]):
             obs[13] = 1.0
         return np.clip(obs, self._obs_box.low, self._obs_box.high).astype(np.float32)
 
-    def _safety_clip(self, velocity_ned_mps: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Remove closing speed towards any person beyond the stopping budget (ground truth; see module doc)."""
+    def _safety_clip(self, action: np.ndarray) -> tuple[VelocityCommand, bool]:
+        """Pass the action through the stack's own SafetyGovernor (people from ground truth; see module doc)."""
         world = self._require_world()
-        s = self._stack_config.safety
-        fence = self._stack_config.fence
-        veh_pos = world.vehicle.position_ned_m
-        veh_vel = world.vehicle.velocity_ned_mps
-        lag_s = s.command_latency_s + world.vehicle.params.velocity_time_constant_s + self.dt_s
-        vel = velocity_ned_mps.copy()
-        clipped = False
-        for _ in range(2):  # a second pass catches a clip towards one person that closed on another
-            for person in world.people:
-                foot = person.position_ned_m
-                closest = foot.copy()
-                closest[2] = min(max(veh_pos[2], foot[2] - PERSON_HEIGHT_M), foot[2])
-                gap = closest - veh_pos
-                dist = float(np.linalg.norm(gap))
-                if dist < 1e-6:
-                    continue
-                u = gap / dist
-                # Closing speeds count the person's own velocity: a person walking at us closes too.
-                closing = float((vel - person.velocity_ned_mps) @ u)
-                closing_now = float((veh_vel - person.velocity_ned_mps) @ u)
-                budget = dist - s.min_standoff_m - SAFETY_MARGIN_M - max(closing_now, closing, 0.0) * lag_s
-                allowed = math.sqrt(2.0 * s.braking_decel_mps2 * budget) if budget > 0.0 else 0.0
-                if closing > allowed:
-                    vel -= (closing - allowed) * u
-                    clipped = True
-        alt = -float(veh_pos[2])
-        if alt < fence.altitude_floor_m + 1.0 and vel[2] > 0.0:
-            vel[2], clipped = 0.0, True
-        if alt > fence.altitude_ceiling_m - 1.0 and vel[2] < 0.0:
-            vel[2], clipped = 0.0, True
-        return vel, clipped
+        now = world.t_s
+        feet = world.people_feet_ned_m()
+        n = feet.shape[0]
+        vel = np.array([p.velocity_ned_mps for p in world.people]).reshape(n, 3)
+        is_subject = np.array([p.is_subject for p in world.people], dtype=bool)
+        people = People(feet, vel, np.full(n, FIX_SIGMA_M), np.full(n, now), is_subject, now)
+        subj = world.subject
+        estimate = TargetEstimate(subj.id, subj.position_ned_m, subj.velocity_ned_mps,
+                                  np.eye(3) * FIX_SIGMA_M**2, now, True)
+        camera = world.camera_model()
+        proposed = VelocityCommand(np.asarray(action[:3], dtype=np.float64), float(action[3]), now)
+        out = self._governor.step(GovernorInput(
+            now_s=now, proposed=proposed, vehicle=world.vehicle_state(), people=people, subject=estimate,
+            operator=OperatorInput(True, True, subj.id, now), perception_stamp_s=now,
+            observed_sector=observed_sector(camera)))
+        return out.safe.command, out.safe.verdict is not Verdict.PASS
 
     def _reward(self, visible: bool, action: np.ndarray) -> float:
         world = self._require_world()

@@ -1,4 +1,4 @@
-"""Gymnasium env: passes the env checker, is registered, deterministic under a seed, and its safety clip holds."""
+"""Gymnasium env: passes the env checker, is registered, deterministic under a seed, and the governor holds."""
 
 from __future__ import annotations
 
