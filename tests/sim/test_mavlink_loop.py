@@ -159,3 +159,9 @@ def test_dead_companion_leaves_it_to_guid_timeout() -> None:
         assert loop.vehicle.ap.guided_timeouts == 1
         assert np.linalg.norm(loop.vehicle.velocity_ned_mps[:2]) < 0.2
         assert not setpoints(rec, after_s=loop.handover_s + 8.0 + 0.05)
+
+
+def test_lockstep_runs_are_deterministic_under_a_seed() -> None:
+    a, b = (run_mavlink_scenario("walk", seed=7, duration_s=8.0) for _ in range(2))
+    assert a.summary() == b.summary()
+    np.testing.assert_array_equal(np.array(a.trajectory["vehicle"]), np.array(b.trajectory["vehicle"]))
