@@ -70,7 +70,11 @@ class Context:
 
     @property
     def is_sim(self) -> bool:
-        return self.link is not None and self.link.lower() in SIM_LINKS
+        """A simulator link: a known simulator link name, or a MAVLink link whose /meta says the peer is a
+        simulator (``sim --link mavlink`` and ``run --sitl`` write ``"simulator": true``; live runs never do)."""
+        if self.link is not None and self.link.lower() in SIM_LINKS:
+            return True
+        return bool((self.meta or {}).get("simulator") is True)
 
 
 def build_context(log: FlightLog) -> Context:

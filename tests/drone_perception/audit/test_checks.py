@@ -123,3 +123,21 @@ def test_polygon_signed_distance_of_a_square(n, e):
     else:
         outside_dist = np.hypot(max(abs(n) - 10, 0), max(abs(e) - 10, 0))
         assert d == pytest.approx(-outside_dist, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("link", "meta_extra", "is_sim"),
+    [
+        ("sim", {}, True),
+        ("sitl", {}, True),
+        ("mavlink", {}, False),  # a live MAVLink link: closed loop needs a tether
+        ("mavlink", {"simulator": True}, True),  # sim --link mavlink / run --sitl declare the simulator
+        ("mavlink", {"simulator": "yes"}, False),  # only a literal true counts
+        (None, {}, False),
+    ],
+)
+def test_which_links_count_as_a_simulator(link, meta_extra, is_sim):
+    from drone_perception.audit.series import Context, StepSeries
+
+    ctx = Context({"link": link, **meta_extra}, None, None, link, False, StepSeries([]), "test")
+    assert ctx.is_sim is is_sim
