@@ -261,6 +261,9 @@ class MavlinkBridge:
         with self._lock:
             if self._last_command_s is None or self._stall_handled:
                 return False
+            if not self.engagement.following:
+                # Disengaged: the disengage already sent its one hold; a stall now is not the stack's to handle.
+                return False
             silent_s = now_s - self._last_command_s
             if silent_s <= self.stall_timeout_s:
                 return False

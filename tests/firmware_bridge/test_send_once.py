@@ -124,3 +124,19 @@ def test_bad_timing_settings_rejected(rig, period_s, stall_s) -> None:
     with pytest.raises(BridgeError):
         MavlinkBridge(bridge.link, bridge.dialect, bridge._deadman, setpoint_period_s=period_s,
                       stall_timeout_s=stall_s)
+
+
+def test_no_second_hold_after_a_disengage(rig, gcs_factory) -> None:
+    """A disengage sends its one hold; the stall watchdog must not add another hold + BRAKE afterwards."""
+    bridge, ap, gcs = engaged_rig(rig, gcs_factory)
+    now = time.monotonic()
+    assert bridge.send(safe_command(now, (1.0, 0.0, 0.0)), now)
+    bridge.disengage(now, "operator disengaged")
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        t = time.monotonic()
+        bridge.poll(t, timeout_s=0.01)
+        assert not bridge.check_stall(t)
+    pump(bridge, 0.1, gcs)
+    assert setpoints(ap) == [(1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)]
+    assert _set_mode_requests(ap) == []
