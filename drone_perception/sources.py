@@ -45,7 +45,21 @@ def _check_image(img: object, where: str) -> np.ndarray:
     return img
 
 
-class ImageSource:
+class _Source:
+    """Iterating a source yields frames until it is exhausted (a clean stop); other errors propagate."""
+
+    def read(self, timeout_s: float = 2.0) -> RawFrame:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[RawFrame]:
+        while True:
+            try:
+                yield self.read()
+            except SourceExhausted:
+                return
+
+
+class ImageSource(_Source):
     """One image file or every image in a directory (sorted by name)."""
 
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -70,18 +84,11 @@ class ImageSource:
         img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         return RawFrame(_check_image(img, str(path)), self._clock(), self._i - 1, path.name)
 
-    def __iter__(self) -> Iterator[RawFrame]:
-        while True:
-            try:
-                yield self.read()
-            except SourceExhausted:
-                return
-
     def close(self) -> None:
         return None
 
 
-class VideoSource:
+class VideoSource(_Source):
     """A video file or a camera device (an integer index or a GStreamer/RTSP URL)."""
 
     def __init__(self, spec: str | int | Path, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -111,13 +118,6 @@ class VideoSource:
         self._seq += 1
         return RawFrame(_check_image(img, f"{self.spec} frame {self._seq - 1}"), self._clock(), self._seq - 1,
                         f"frame_{self._seq - 1:06d}")
-
-    def __iter__(self) -> Iterator[RawFrame]:
-        while True:
-            try:
-                yield self.read()
-            except SourceExhausted:
-                return
 
     def close(self) -> None:
         self._cap.release()
