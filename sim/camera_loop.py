@@ -7,8 +7,8 @@ handed to ``Pipeline.step(frame=...)`` only on detector ticks (``detector_rate_h
 periods pass no perception. Detection latency is not modelled (the boxes carry the frame's stamp).
 
 The detector is the shipped model wrapped in :class:`~drone_perception.detect.RoiTilingDetector`: full frame
-plus crops around the current tracks (locked subject first); while there are no tracks, full frame plus a 3x2
-tile grid (acquisition). People inside a sensor blackout window of the scenario (``World.hidden_s``) are not
+plus crops around the current tracks (locked subject first); while no subject is locked, a 3x2 tile grid as
+well (acquisition). People inside a sensor blackout window of the scenario (``World.hidden_s``) are not
 drawn. Recall is measured on every detector frame against the renderer's ground truth: a person counts when
 at least half of its sprite is visible, and is found by a detection with IoU >= 0.5 with its visible box.
 
@@ -57,24 +57,23 @@ MATCH_IOU = 0.5
 
 class TrackRoiDetector:
     """``Detector`` for the pipeline: full frame + crops around ``rois_xyxy_px`` (set by the loop before
-    each frame), or full frame + tiles while there are none. Keeps the time of the last call in seconds."""
+    each frame); a 3x2 tile grid is added while ``acquire`` is set (no locked subject: there may be people
+    too small for the full-frame pass and no track to crop around). Keeps the last call's time in seconds."""
 
     def __init__(self, base: ImageDetector, max_rois: int = 3) -> None:
         self.tracking = RoiTilingDetector(base, TilingConfig(max_rois=max_rois))
         self.acquiring = RoiTilingDetector(base, TilingConfig(tile_grid=(3, 2)))
         self.rois_xyxy_px: np.ndarray = np.zeros((0, 4))
+        self.acquire = True
         self.last_detect_s = 0.0
         self.last_passes = 0
 
     def detect(self, frame: Frame) -> Detections:
         t0 = time.perf_counter()
         h, w = frame.image.shape[:2]
-        if len(self.rois_xyxy_px):
-            det = self.tracking.detect(frame, self.rois_xyxy_px)
-            self.last_passes = len(self.tracking.windows((w, h), self.rois_xyxy_px))
-        else:
-            det = self.acquiring.detect(frame)
-            self.last_passes = len(self.acquiring.windows((w, h), None))
+        tiler = self.acquiring if self.acquire or not len(self.rois_xyxy_px) else self.tracking
+        det = tiler.detect(frame, self.rois_xyxy_px)
+        self.last_passes = len(tiler.windows((w, h), self.rois_xyxy_px))
         self.last_detect_s = time.perf_counter() - t0
         return det
 
@@ -276,6 +275,7 @@ def run_camera_scenario(
                 views = rendered.people
                 frame = Frame(rendered.image, now, step, camera)
                 roi_detector.rois_xyxy_px = rois_from_tracks(pipeline.tracks, pipeline.lock.track_id)
+                roi_detector.acquire = pipeline.lock.state != LockState.LOCKED
                 visible_subject = any(v.person_id == subject_id and v.visible_share >= MIN_VISIBLE_SHARE
                                       for v in views)
             subject = world.subject
