@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(default udpin:127.0.0.1:14551)")
     p.add_argument("--perception", choices=("sim", "camera"), default="sim",
                    help="sim: detections from ground truth; camera: rendered frames through the real detector")
+    p.add_argument("--duration-s", type=float, default=None,
+                   help="run each scenario this long instead of its own duration")
+    p.add_argument("--detector-rate-hz", type=float, default=None,
+                   help="with --perception camera: detector rate (default 5 Hz; control stays at 20 Hz)")
+    p.add_argument("--sprites", choices=("photos", "procedural"), default="photos",
+                   help="with --perception camera: people from real photo crops (needs `make testdata`) or "
+                   "drawn silhouettes (chosen explicitly, never a silent fallback)")
     p.set_defaults(func=run)
 
 
@@ -79,7 +86,8 @@ def run_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[st
 
         recorder = FlightRecorder(record_path)
     try:
-        result = run_scenario(name, config, seed=args.seed, recorder=recorder)
+        result = run_scenario(name, config, seed=args.seed, recorder=recorder,
+                              duration_s=getattr(args, "duration_s", None))
     finally:
         if recorder is not None:
             recorder.close()
