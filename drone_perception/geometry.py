@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from drone_perception import geometry_scalar as _scalar
 from drone_perception.errors import InvalidValueError
 from drone_perception.types import CameraIntrinsics, CameraModel
 
@@ -38,6 +39,8 @@ _REG_VAR_M2 = 1e-9
 _FD_STEP_PX = 1e-3
 _FD_STEP_M = 1e-4
 _E_DOWN = np.array([0.0, 0.0, 1.0])
+#: Up to this many boxes, :func:`locate_people` runs the plain-Python path (numpy overhead dominates).
+_SCALAR_MAX_ROWS = 8
 
 
 def _points(name: str, value: npt.ArrayLike, width: int) -> FloatArray:
@@ -274,6 +277,41 @@ def locate_people(
         raise InvalidValueError("xyxy_px: contains NaN or infinite values")
     if n and (np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1])):
         raise InvalidValueError("xyxy_px: boxes must have x2 >= x1 and y2 >= y1")
+    if n <= _SCALAR_MAX_ROWS:
+        return _locate_people_scalar(camera, boxes, float(person_height_m), float(pixel_sigma_px),
+                                     float(height_sigma_m), float(ground_down_m), float(ground_sigma_m))
+    return _locate_people_numpy(camera, boxes, float(person_height_m), float(pixel_sigma_px),
+                                float(height_sigma_m), float(ground_down_m), float(ground_sigma_m))
+
+
+def _locate_people_scalar(
+    camera: CameraModel, boxes: FloatArray, person_height_m: float, pixel_sigma_px: float,
+    height_sigma_m: float, ground_down_m: float, ground_sigma_m: float,
+) -> PersonFix:
+    """:func:`locate_people` row by row in plain Python (fast for a few boxes; inputs already checked)."""
+    n = boxes.shape[0]
+    cam = _scalar.Cam(camera)
+    position = np.full((n, 3), np.nan)
+    cov = np.full((n, 3, 3), np.nan)
+    valid = np.zeros(n, dtype=bool)
+    for i, box in enumerate(boxes.tolist()):
+        ok, pn, pe, (cnn, cne, cee) = _scalar.locate_row(
+            cam, box, person_height_m, pixel_sigma_px, height_sigma_m, ground_down_m, ground_sigma_m
+        )
+        if ok:
+            valid[i] = True
+            position[i] = (pn, pe, ground_down_m)
+            cov[i] = ((cnn, cne, 0.0), (cne, cee, 0.0), (0.0, 0.0, ground_sigma_m**2))
+    rng = np.linalg.norm(position - camera.position_ned_m, axis=1)
+    return PersonFix(position_ned_m=position, cov_ned_m2=cov, range_m=rng, valid=valid)
+
+
+def _locate_people_numpy(
+    camera: CameraModel, boxes: FloatArray, person_height_m: float, pixel_sigma_px: float,
+    height_sigma_m: float, ground_down_m: float, ground_sigma_m: float,
+) -> PersonFix:
+    """:func:`locate_people` vectorised over the boxes (inputs already checked)."""
+    n = boxes.shape[0]
     w_img, h_img = camera.intrinsics.size_wh_px
     theta = np.column_stack([boxes, np.full(n, float(person_height_m)), np.full(n, float(ground_down_m))])
 
