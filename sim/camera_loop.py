@@ -39,11 +39,11 @@ from drone_perception.pipeline import Pipeline, PipelineOutput
 from drone_perception.record import topics
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.track.lock import LockState
-from drone_perception.types import Detections, Frame, Tracks, TrackState, to_jsonable
+from drone_perception.types import Detections, Frame, Tracks, TrackState
 from sim.operator import OperatorScript, ScriptedOperator
 from sim.person_sprites import SpriteBank, load_photo_sprites, procedural_sprites
 from sim.render import PersonView, SceneRenderer, poses_from_world
-from sim.runner import ScenarioResult, save_trajectory_plot
+from sim.runner import ScenarioResult, TruthMeter, record_run_header, save_trajectory_plot
 from sim.scenarios import get_scenario
 
 log = logging.getLogger(__name__)
@@ -242,9 +242,7 @@ def run_camera_scenario(
     every = max(1, round(config.control_rate_hz / detector_rate_hz))
     steps = round((duration_s if duration_s is not None else spec.duration_s) / dt_s)
     standoff = config.safety.min_standoff_m
-    rec.record(topics.META, 0.0, {"config": config.model_dump(mode="json"), "scenario": name, "seed": seed,
-                                  "link": "sim", "perception": "camera", "tethered": config.fence.tethered})
-    rec.record(topics.FENCE, 0.0, to_jsonable(config.fence.model_dump()))
+    record_run_header(rec, config, name, seed, link="sim", perception="camera")
     k = world.intrinsics
     video = AnnotatedVideo(video_path_stem, config.control_rate_hz / every, k.size_wh_px) if video_path_stem else None
 
@@ -252,13 +250,9 @@ def run_camera_scenario(
     render_s: list[float] = []
     detect_s: list[float] = []
     passes: list[int] = []
-    min_subject = min_any = min_margin = math.inf
-    min_at = 0.0
-    interventions: Counter[str] = Counter()
-    sent = holds = disengaged_sends = mode_requests = in_view = engaged_steps = 0
+    meter = TruthMeter(world, standoff)
     subject_id = world.subject.id
     visible_subject = False
-    traj: dict[str, list[Any]] = {"t": [], "vehicle": [], "people": [], "engaged": []}
     try:
         for step in range(steps):
             world.step(dt_s)
@@ -288,30 +282,13 @@ def run_camera_scenario(
                 passes.append(roi_detector.last_passes)
                 dets = out.detections if out.detections is not None else Detections.empty(now)
                 recall.add(views, dets, subject_id)
-            if out.send:
-                if not (op.engaged and op.deadman_ok):
-                    disengaged_sends += 1
-                if not out.safe.expired(now):
-                    world.command(out.safe.command)
-                    sent += 1
-                    holds += int(out.safe.verdict.value == "hold")
-            if out.safe.mode_request is not None:
-                mode_requests += 1
-            if op.engaged:
-                engaged_steps += 1
-                in_view += int(visible_subject)
-                interventions.update(out.safe.limits_applied)
-            sep_min, per_person = world.min_separation_m()
-            if sep_min < min_any:
-                min_any, min_at = sep_min, now
-            min_subject = min(min_subject, float(per_person[world.subject_index]))
-            min_margin = min(min_margin, world.fence_margin_m())
-            truth = world.truth()
+            if out.send and not out.safe.expired(now):
+                world.command(out.safe.command)
+                meter.command(out.safe, op)
+            truth = meter.update(now, engaged=op.engaged, sending=out.send, limits=out.safe.limits_applied,
+                                 subject_in_view=visible_subject, mode_request=out.safe.mode_request is not None)
             rec.record(topics.TRUTH, now, truth)
-            traj["t"].append(now)
-            traj["vehicle"].append(truth["vehicle_position_ned_m"])
-            traj["people"].append([(p["id"], p["position_ned_m"], p["is_subject"]) for p in truth["people"]])
-            traj["engaged"].append(out.send)
+            sep_min = meter.world.min_separation_m()[0]
             if video is not None and frame is not None:
                 limits = ",".join(sorted(out.safe.limits_applied)) or "-"
                 est = out.governor.min_separation_m
@@ -326,15 +303,7 @@ def run_camera_scenario(
     finally:
         if video is not None:
             video.close()
-    result = ScenarioResult(
-        scenario=name, seed=seed, duration_s=steps * dt_s, standoff_m=standoff,
-        min_separation_subject_m=min_subject, min_separation_any_m=min_any, min_separation_at_s=min_at,
-        subject_in_view_share=in_view / engaged_steps if engaged_steps else 0.0,
-        interventions=dict(interventions), min_fence_margin_m=min_margin,
-        sent_while_disengaged=disengaged_sends, commands_sent=sent, holds_sent=holds, mode_requests=mode_requests,
-        redesignations=operator.redesignations,
-        trajectory={**traj, "fence_ne_m": [list(p) for p in config.fence.polygon_ne_m]},
-    )
+    result = meter.result(name, seed, dt_s, redesignations=operator.redesignations)
 
     def mean_ms(xs: list[float]) -> float:
         return 1e3 * float(np.mean(xs)) if xs else math.nan

@@ -42,9 +42,9 @@ from firmware_bridge.camera_tracking import MAV_COMP_ID_CAMERA
 from sim.gcs_script import ScriptedGroundStation
 from sim.mav_faults import LinkFaultConfig, LinkFaults
 from sim.mavlink_vehicle import MavlinkSimVehicle, SimVehicleConfig
-from sim.mavlink_world import TruthMeter, ground_start_dynamics, start_height_m
+from sim.mavlink_world import ground_start_dynamics, start_height_m
 from sim.operator import OperatorScript
-from sim.runner import ScenarioResult
+from sim.runner import ScenarioResult, TruthMeter
 from sim.scenarios import get_scenario
 from sim.sensors import DetectionModelParams, simulate_detections
 

@@ -8,25 +8,22 @@ MAVLink path the autopilot is elsewhere (``sim.mavlink_vehicle`` in lock-step, o
   the world's built-in autopilot is disarmed so :meth:`World.step` moves only people and wind;
 * :class:`ReportedPose` stands in for the multicopter when only telemetry is known (external SITL).
 
-:class:`TruthMeter` accumulates the same ground-truth figures as ``sim.runner.run_scenario`` (separation to every
-person's body, fence margin, what was sent while disengaged) into a :class:`~sim.runner.ScenarioResult`.
+Ground truth is measured with :class:`sim.runner.TruthMeter`, as in every other runner.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import fields, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
 from drone_perception.config import StackConfig
 from drone_perception.interfaces import NullRecorder, Recorder
 from drone_perception.record import topics
-from drone_perception.types import OperatorInput, SafeCommand, VehicleState
+from drone_perception.types import VehicleState
 from sim.operator import OperatorScript
-from sim.runner import ScenarioResult
+from sim.runner import ScenarioResult, TruthMeter
 from sim.vehicle import Multicopter, MulticopterParams
 from sim.world import World
 
@@ -74,72 +71,6 @@ class ReportedPose:
         self.attitude_rpy_rad = att.copy()
         self.yaw_rad = float(att[2])
         return True
-
-
-class TruthMeter:
-    """Ground-truth figures of one run, as ``sim.runner.run_scenario`` measures them. Stamps are the stack's
-    clock (``now_s``); the world's own time ``world.t_s`` runs from the hand-over (0 = follow may start)."""
-
-    def __init__(self, world: World, standoff_m: float, *, keep_trajectory: bool = True) -> None:
-        self.world = world
-        self.standoff_m = standoff_m
-        self.keep_trajectory = keep_trajectory
-        self.min_subject = self.min_any = self.min_margin = math.inf
-        self.min_at = 0.0
-        self.interventions: Counter[str] = Counter()
-        self.sent = self.holds = self.disengaged_sends = self.mode_requests = 0
-        self.in_view = self.engaged_steps = 0
-        self.steps = 0
-        self.traj: dict[str, list[Any]] = {"t": [], "vehicle": [], "people": [], "engaged": []}
-
-    def command(self, safe: SafeCommand, op: OperatorInput) -> None:
-        """A SafeCommand the bridge put on the wire (as an engaged command)."""
-        if not (op.engaged and op.deadman_ok):
-            self.disengaged_sends += 1
-        self.sent += 1
-        self.holds += int(safe.verdict.value == "hold")
-
-    def update(self, now_s: float, *, engaged: bool, sending: bool, limits: frozenset[str],
-               subject_in_view: bool, mode_request: bool) -> dict[str, Any]:
-        """One control period; returns the ``/sim/truth`` message (stamped ``now_s``)."""
-        w = self.world
-        self.steps += 1
-        self.mode_requests += int(mode_request)
-        if engaged:
-            self.engaged_steps += 1
-            self.in_view += int(subject_in_view)
-            self.interventions.update(limits)
-        sep_min, per_person = w.min_separation_m()
-        if sep_min < self.min_any:
-            self.min_any, self.min_at = sep_min, now_s
-        self.min_subject = min(self.min_subject, float(per_person[w.subject_index]))
-        self.min_margin = min(self.min_margin, w.fence_margin_m())
-        truth = w.truth()
-        truth["stamp_s"] = now_s
-        truth["world_t_s"] = w.t_s
-        if self.keep_trajectory:
-            self.traj["t"].append(now_s)
-            self.traj["vehicle"].append(truth["vehicle_position_ned_m"])
-            self.traj["people"].append([(p["id"], p["position_ned_m"], p["is_subject"]) for p in truth["people"]])
-            self.traj["engaged"].append(sending)
-        return truth
-
-    def result(self, scenario: str, seed: int, dt_s: float, *, redesignations: int = 0) -> ScenarioResult:
-        self.traj["fence_ne_m"] = [list(p) for p in self.world.fence.polygon_ne_m]
-        extra: dict[str, Any] = {}
-        if "redesignations" in {f.name for f in fields(ScenarioResult)}:
-            extra["redesignations"] = redesignations
-        return ScenarioResult(
-            scenario=scenario, seed=seed, duration_s=self.steps * dt_s, standoff_m=self.standoff_m,
-            min_separation_subject_m=self.min_subject, min_separation_any_m=self.min_any,
-            min_separation_at_s=self.min_at,
-            subject_in_view_share=self.in_view / self.engaged_steps if self.engaged_steps else 0.0,
-            interventions=dict(self.interventions), min_fence_margin_m=self.min_margin,
-            sent_while_disengaged=self.disengaged_sends, commands_sent=self.sent, holds_sent=self.holds,
-            mode_requests=self.mode_requests, trajectory=self.traj if self.keep_trajectory else {}, **extra,
-        )
-
-
 
 
 # ---------------------------------------------------------------------------------------------- external SITL
@@ -253,4 +184,4 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         bridge.close()
 
 
-__all__ = ["ReportedPose", "TruthMeter", "ground_start_dynamics", "run_sitl_scenario", "start_height_m"]
+__all__ = ["ReportedPose", "ground_start_dynamics", "run_sitl_scenario", "start_height_m"]

@@ -22,10 +22,11 @@ from drone_perception.pipeline import Pipeline
 from drone_perception.record import topics
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.track.lock import LockState
-from drone_perception.types import to_jsonable
+from drone_perception.types import OperatorInput, SafeCommand, to_jsonable
 from sim.operator import OperatorScript, ScriptedOperator
 from sim.scenarios import get_scenario
 from sim.sensors import DetectionModelParams, simulate_detections
+from sim.world import World
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +117,8 @@ def run_scenario(
     steps = round((duration_s if duration_s is not None else spec.duration_s) / dt_s)
     standoff = config.safety.min_standoff_m
 
-    rec.record(topics.META, 0.0, {"config": config.model_dump(mode="json"), "scenario": name, "seed": seed,
-                                  "link": "sim", "tethered": config.fence.tethered})
-    rec.record(topics.FENCE, 0.0, to_jsonable(config.fence.model_dump()))
-
-    min_subject = min_any = math.inf
-    min_at = 0.0
-    min_margin = math.inf
-    interventions: Counter[str] = Counter()
-    sent = holds = disengaged_sends = mode_requests = 0
-    in_view = engaged_steps = 0
-    traj: dict[str, list[Any]] = {"t": [], "vehicle": [], "people": [], "engaged": []}
+    record_run_header(rec, config, name, seed, link="sim")
+    meter = TruthMeter(world, standoff, keep_trajectory=keep_trajectory)
     subject_id = world.subject.id
 
     for _ in range(steps):
@@ -140,53 +132,85 @@ def run_scenario(
                            lock_lost=lock_lost)
         out = pipeline.step(now_s=now, vehicle=world.vehicle_state(), operator=op, camera=camera,
                             detections=detections)
-        if out.send:
-            if not (op.engaged and op.deadman_ok):
-                disengaged_sends += 1
-            if not out.safe.expired(now):
-                world.command(out.safe.command)
-                sent += 1
-                holds += int(out.safe.verdict.value == "hold")
-        if out.safe.mode_request is not None:
-            mode_requests += 1
-        if op.engaged:
-            engaged_steps += 1
-            in_view += int(np.any(gt_ids == subject_id))
-            interventions.update(out.safe.limits_applied)
-
-        sep_min, per_person = world.min_separation_m()
-        sep_subject = float(per_person[world.subject_index])
-        if sep_min < min_any:
-            min_any, min_at = sep_min, now
-        min_subject = min(min_subject, sep_subject)
-        min_margin = min(min_margin, world.fence_margin_m())
-        truth = world.truth()
+        if out.send and not out.safe.expired(now):
+            world.command(out.safe.command)
+            meter.command(out.safe, op)
+        truth = meter.update(now, engaged=op.engaged, sending=out.send, limits=out.safe.limits_applied,
+                             subject_in_view=bool(np.any(gt_ids == subject_id)),
+                             mode_request=out.safe.mode_request is not None)
         rec.record(topics.TRUTH, now, truth)
-        if keep_trajectory:
-            traj["t"].append(now)
-            traj["vehicle"].append(truth["vehicle_position_ned_m"])
-            traj["people"].append([(p["id"], p["position_ned_m"], p["is_subject"]) for p in truth["people"]])
-            traj["engaged"].append(out.send)
+    return meter.result(name, seed, dt_s, redesignations=operator.redesignations)
 
-    traj["fence_ne_m"] = [list(p) for p in config.fence.polygon_ne_m]
-    return ScenarioResult(
-        scenario=name,
-        seed=seed,
-        duration_s=steps * dt_s,
-        standoff_m=standoff,
-        min_separation_subject_m=min_subject,
-        min_separation_any_m=min_any,
-        min_separation_at_s=min_at,
-        subject_in_view_share=in_view / engaged_steps if engaged_steps else 0.0,
-        interventions=dict(interventions),
-        min_fence_margin_m=min_margin,
-        sent_while_disengaged=disengaged_sends,
-        commands_sent=sent,
-        holds_sent=holds,
-        mode_requests=mode_requests,
-        redesignations=operator.redesignations,
-        trajectory=traj if keep_trajectory else {},
-    )
+
+def record_run_header(rec: Recorder, config: StackConfig, scenario: str, seed: int, *, link: str,
+                      **extra: Any) -> None:
+    """The /meta and /fence messages every simulated run starts with (what the audit needs)."""
+    meta = {"config": config.model_dump(mode="json"), "scenario": scenario, "seed": seed, "link": link,
+            "tethered": config.fence.tethered, **extra}
+    rec.record(topics.META, 0.0, meta)
+    rec.record(topics.FENCE, 0.0, to_jsonable(config.fence.model_dump()))
+
+
+class TruthMeter:
+    """Ground-truth figures of one closed-loop run, the same for every runner (direct, camera, MAVLink).
+    Stamps are the stack's clock (``now_s``)."""
+
+    def __init__(self, world: World, standoff_m: float, *, keep_trajectory: bool = True) -> None:
+        self.world = world
+        self.standoff_m = standoff_m
+        self.keep_trajectory = keep_trajectory
+        self.min_subject = self.min_any = self.min_margin = math.inf
+        self.min_at = 0.0
+        self.interventions: Counter[str] = Counter()
+        self.sent = self.holds = self.disengaged_sends = self.mode_requests = 0
+        self.in_view = self.engaged_steps = 0
+        self.steps = 0
+        self.traj: dict[str, list[Any]] = {"t": [], "vehicle": [], "people": [], "engaged": []}
+
+    def command(self, safe: SafeCommand, op: OperatorInput) -> None:
+        """A SafeCommand that reached the autopilot (counted against the operator's state at that time)."""
+        if not (op.engaged and op.deadman_ok):
+            self.disengaged_sends += 1
+        self.sent += 1
+        self.holds += int(safe.verdict.value == "hold")
+
+    def update(self, now_s: float, *, engaged: bool, sending: bool, limits: frozenset[str],
+               subject_in_view: bool, mode_request: bool) -> dict[str, Any]:
+        """One control period; returns the ``/sim/truth`` message (stamped ``now_s``)."""
+        w = self.world
+        self.steps += 1
+        self.mode_requests += int(mode_request)
+        if engaged:
+            self.engaged_steps += 1
+            self.in_view += int(subject_in_view)
+            self.interventions.update(limits)
+        sep_min, per_person = w.min_separation_m()
+        if sep_min < self.min_any:
+            self.min_any, self.min_at = sep_min, now_s
+        self.min_subject = min(self.min_subject, float(per_person[w.subject_index]))
+        self.min_margin = min(self.min_margin, w.fence_margin_m())
+        truth = w.truth()
+        truth["stamp_s"] = now_s
+        truth["world_t_s"] = w.t_s
+        if self.keep_trajectory:
+            self.traj["t"].append(now_s)
+            self.traj["vehicle"].append(truth["vehicle_position_ned_m"])
+            self.traj["people"].append([(p["id"], p["position_ned_m"], p["is_subject"]) for p in truth["people"]])
+            self.traj["engaged"].append(sending)
+        return truth
+
+    def result(self, scenario: str, seed: int, dt_s: float, *, redesignations: int = 0) -> ScenarioResult:
+        self.traj["fence_ne_m"] = [list(p) for p in self.world.fence.polygon_ne_m]
+        return ScenarioResult(
+            scenario=scenario, seed=seed, duration_s=self.steps * dt_s, standoff_m=self.standoff_m,
+            min_separation_subject_m=self.min_subject, min_separation_any_m=self.min_any,
+            min_separation_at_s=self.min_at,
+            subject_in_view_share=self.in_view / self.engaged_steps if self.engaged_steps else 0.0,
+            interventions=dict(self.interventions), min_fence_margin_m=self.min_margin,
+            sent_while_disengaged=self.disengaged_sends, commands_sent=self.sent, holds_sent=self.holds,
+            mode_requests=self.mode_requests, redesignations=redesignations,
+            trajectory=self.traj if self.keep_trajectory else {},
+        )
 
 
 def save_trajectory_plot(result: ScenarioResult, path: str | Path) -> Path:
