@@ -14,6 +14,7 @@ inverts that, fusing two range cues with their propagated uncertainty.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -394,6 +395,29 @@ def person_box(
     right[2] = 0.0
     norm = np.linalg.norm(right)
     right = right / norm if norm > 1e-9 else np.array([0.0, 1.0, 0.0])
+    if n <= _SCALAR_MAX_ROWS:
+        return _person_box_scalar(camera, right, foot, h, w)
+    return _person_box_numpy(camera, right, foot, h, w)
+
+
+def _person_box_scalar(
+    camera: CameraModel, right: FloatArray, foot: FloatArray, h: FloatArray, w: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """:func:`person_box` row by row in plain Python (fast for a few bodies; inputs already checked)."""
+    n = foot.shape[0]
+    box = np.empty((n, 4))
+    visible = np.zeros(n, dtype=bool)
+    right_t = (float(right[0]), float(right[1]), float(right[2]))
+    for i, (f, h_i, w_i) in enumerate(zip(foot.tolist(), h.tolist(), w.tolist())):
+        box[i], visible[i] = _scalar.person_box_row(camera, right_t, f, h_i, w_i)
+    return box, visible
+
+
+def _person_box_numpy(
+    camera: CameraModel, right: FloatArray, foot: FloatArray, h: FloatArray, w: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """:func:`person_box` vectorised over the bodies (inputs already checked)."""
+    n = foot.shape[0]
     half = 0.5 * w[:, None] * right
     up = -h[:, None] * _E_DOWN
     corners = np.stack([foot - half, foot + half, foot - half + up, foot + half + up], axis=1)  # (N, 4, 3)
@@ -450,24 +474,35 @@ def observed_sector(
     else:
         fwd_h = np.array([right_h[1], -right_h[0]])  # right rotated 90 deg anticlockwise (seen from above)
     center = math.atan2(fwd_h[1], fwd_h[0])
-    w_img, h_img = camera.intrinsics.size_wh_px
-    rows = np.linspace(0.0, float(h_img), 33)
     c, s = math.cos(center), math.sin(center)
     height_m = ground_down_m - camera.position_ned_m[2]
-    usable = np.ones(rows.size, dtype=bool)
-    bearing = []
-    for col in (0.0, float(w_img)):
-        d = rays_ned(camera, np.column_stack([np.full_like(rows, col), rows]))
-        fwd = d[:, 0] * c + d[:, 1] * s
-        side = -d[:, 0] * s + d[:, 1] * c
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ground_fwd_m = np.where(d[:, 2] > _MIN_DOWN_COSINE, height_m * fwd / d[:, 2], np.inf)
-        usable &= (fwd > 1e-6) & (ground_fwd_m >= min_range_m)
-        bearing.append(np.arctan2(side, fwd))
-    if not np.any(usable):
+    # Unit rays down the left (x = 0) and right (x = width) image borders, 33 rows each, stacked.
+    rays_cam = _border_rays_cam(camera.intrinsics)
+    n_rows = rays_cam.shape[0] // 2
+    d = rays_cam @ camera.R_ned_from_cam.T
+    fwd = d[:, 0] * c + d[:, 1] * s
+    side = -d[:, 0] * s + d[:, 1] * c
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ground_fwd_m = np.where(d[:, 2] > _MIN_DOWN_COSINE, height_m * fwd / d[:, 2], np.inf)
+    ok = (fwd > 1e-6) & (ground_fwd_m >= min_range_m)
+    usable = ok[:n_rows] & ok[n_rows:]
+    if not usable.any():
         return center, 0.0
-    half = np.minimum(-bearing[0][usable], bearing[1][usable])
+    bearing = np.arctan2(side, fwd)
+    half = np.minimum(-bearing[:n_rows][usable], bearing[n_rows:][usable])
     return center, float(max(0.0, half.min()))
+
+
+@functools.lru_cache(maxsize=16)
+def _border_rays_cam(intrinsics: CameraIntrinsics) -> FloatArray:
+    """Unit optical-frame rays (66, 3) through the left then the right image border at 33 rows (cached per
+    camera intrinsics; read-only)."""
+    w_img, h_img = intrinsics.size_wh_px
+    rows = np.linspace(0.0, float(h_img), 33)
+    uv = np.concatenate([np.column_stack([np.full_like(rows, col), rows]) for col in (0.0, float(w_img))])
+    rays = pixel_to_ray_cam(intrinsics, uv)
+    rays.setflags(write=False)
+    return rays
 
 
 __all__ = [

@@ -197,3 +197,48 @@ def locate_row(
         cne += jn[k] * var[k] * je[k]
         cee += je[k] * var[k] * je[k]
     return True, pn, pe, (cnn + _REG_VAR_M2, cne, cee + _REG_VAR_M2)
+
+
+def person_box_row(
+    camera: CameraModel, right: tuple[float, float, float], foot: tuple[float, float, float], height_m: float,
+    width_m: float,
+) -> tuple[tuple[float, float, float, float], bool]:
+    """One row of ``geometry.person_box`` (inputs already checked; ``right`` is the horizontal unit right
+    axis). Returns ``((x1, y1, x2, y2), visible)``; the box is NaN when not visible."""
+    k = camera.intrinsics
+    fx, fy, cx, cy = float(k.fx_px), float(k.fy_px), float(k.cx_px), float(k.cy_px)
+    r = camera.R_ned_from_cam.ravel().tolist()
+    c0, c1, c2 = camera.position_ned_m.tolist()
+    f0, f1, f2 = foot
+    h0, h1, h2 = 0.5 * width_m * right[0], 0.5 * width_m * right[1], 0.5 * width_m * right[2]
+    up2 = -height_m
+    nan_box = (_NAN, _NAN, _NAN, _NAN)
+    uv = []
+    # corners: foot - half, foot + half, foot - half + up, foot + half + up
+    for p0, p1, p2 in ((f0 - h0, f1 - h1, f2 - h2), (f0 + h0, f1 + h1, f2 + h2),
+                       (f0 - h0, f1 - h1, f2 - h2 + up2), (f0 + h0, f1 + h1, f2 + h2 + up2)):
+        q0, q1, q2 = p0 - c0, p1 - c1, p2 - c2
+        depth = r[2] * q0 + r[5] * q1 + r[8] * q2
+        if not depth > 0.0:
+            return nan_box, False
+        u = fx * (r[0] * q0 + r[3] * q1 + r[6] * q2) / depth + cx
+        v = fy * (r[1] * q0 + r[4] * q1 + r[7] * q2) / depth + cy
+        uv.append((u, v))
+    w_img, h_img = float(k.size_wh_px[0]), float(k.size_wh_px[1])
+    v_bot, v_top = uv[0][1], uv[2][1]
+    v_min, v_max = min(v_bot, v_top), max(v_bot, v_top)
+    v_lo = min(max(v_min, 0.0), h_img)
+    v_hi = min(max(v_max, 0.0), h_img)
+    span = v_top - v_bot
+    flat = abs(span) < 1e-9
+    us = []
+    for side_bot, side_top in ((0, 2), (1, 3)):
+        ub, ut = uv[side_bot][0], uv[side_top][0]
+        for v in (v_lo, v_hi):
+            frac = 0.0 if flat else (v - v_bot) / span
+            us.append(ub + frac * (ut - ub))
+    u_min, u_max = min(us), max(us)
+    if not (u_max > 0.0 and u_min < w_img and v_max > 0.0 and v_min < h_img):
+        return nan_box, False
+    return (min(max(u_min, 0.0), w_img), min(max(v_min, 0.0), h_img), min(max(u_max, 0.0), w_img),
+            min(max(v_max, 0.0), h_img)), True

@@ -50,3 +50,59 @@ def test_locate_people_scalar_matches_numpy(seed: int) -> None:
     fast = geo._locate_people_scalar(camera, boxes, *kw.values())
     oracle = geo._locate_people_numpy(camera, boxes, *kw.values())
     _assert_fix_close(fast, oracle)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_person_box_scalar_matches_numpy(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    camera = _camera(rng)
+    n = int(rng.integers(0, 6))
+    # feet around the point the optical axis meets the ground, some behind or beside the camera
+    ahead = camera.position_ned_m + camera.R_ned_from_cam[:, 2] * float(rng.uniform(5, 80))
+    foot = np.column_stack([ahead[:2] + rng.normal(0.0, 30.0, (n, 2)), rng.uniform(-1.0, 1.0, n)])
+    h = rng.uniform(0.5, 2.5, n)
+    w = rng.uniform(0.0, 1.0, n)
+    right = camera.R_ned_from_cam[:, 0].copy()
+    right[2] = 0.0
+    right /= np.linalg.norm(right)
+    fast_box, fast_vis = geo._person_box_scalar(camera, right, foot, h, w)
+    box, vis = geo._person_box_numpy(camera, right, foot, h, w)
+    np.testing.assert_array_equal(fast_vis, vis)
+    np.testing.assert_allclose(fast_box, box, rtol=1e-12, atol=1e-9, equal_nan=True)
+
+
+def _observed_sector_reference(camera: CameraModel, min_range_m: float, ground_down_m: float) -> tuple[float, float]:
+    """The original per-column implementation of ``observed_sector`` (before the cached border rays)."""
+    R = camera.R_ned_from_cam
+    right_h = R[:2, 0]
+    fwd_h = R[:2, 2] if np.linalg.norm(right_h) < 1e-9 else np.array([right_h[1], -right_h[0]])
+    center = float(np.arctan2(fwd_h[1], fwd_h[0]))
+    w_img, h_img = camera.intrinsics.size_wh_px
+    rows = np.linspace(0.0, float(h_img), 33)
+    c, s = np.cos(center), np.sin(center)
+    height_m = ground_down_m - camera.position_ned_m[2]
+    usable = np.ones(rows.size, dtype=bool)
+    bearing = []
+    for col in (0.0, float(w_img)):
+        d = geo.rays_ned(camera, np.column_stack([np.full_like(rows, col), rows]))
+        fwd = d[:, 0] * c + d[:, 1] * s
+        side = -d[:, 0] * s + d[:, 1] * c
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ground_fwd_m = np.where(d[:, 2] > 1e-6, height_m * fwd / d[:, 2], np.inf)
+        usable &= (fwd > 1e-6) & (ground_fwd_m >= min_range_m)
+        bearing.append(np.arctan2(side, fwd))
+    if not np.any(usable):
+        return center, 0.0
+    half = np.minimum(-bearing[0][usable], bearing[1][usable])
+    return center, float(max(0.0, half.min()))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_observed_sector_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(2000 + seed)
+    camera = _camera(rng)
+    min_range_m = float(rng.choice([0.0, rng.uniform(0.0, 60.0)]))
+    ground_down_m = float(rng.uniform(-1.0, 1.0))
+    got = geo.observed_sector(camera, min_range_m=min_range_m, ground_down_m=ground_down_m)
+    want = _observed_sector_reference(camera, min_range_m, ground_down_m)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
