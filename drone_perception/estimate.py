@@ -59,6 +59,8 @@ def _check_measurement(z_ned_m: npt.ArrayLike, R_ned_m2: npt.ArrayLike) -> tuple
         raise InvalidValueError(f"z_ned_m: expected shape (3,), got {z.shape}")
     if R.shape != (3, 3):
         raise InvalidValueError(f"R_ned_m2: expected shape (3, 3), got {R.shape}")
+    if _is_clearly_valid_measurement(z, R):
+        return z, 0.5 * (R + R.T)
     if not np.all(np.isfinite(z)):
         raise InvalidValueError(f"z_ned_m: must be finite, got {z.tolist()}")
     if not np.all(np.isfinite(R)):
@@ -70,6 +72,36 @@ def _check_measurement(z_ned_m: npt.ArrayLike, R_ned_m2: npt.ArrayLike) -> tuple
     if min_eig < -1e-9 * scale:
         raise InvalidValueError(f"R_ned_m2: must be positive semi-definite, min eigenvalue {min_eig:.3g}")
     return z, 0.5 * (R + R.T)
+
+
+def _is_clearly_valid_measurement(z: FloatArray, R: FloatArray) -> bool:
+    """Cheap scalar test that ``(z (3,), R (3, 3))`` passes every check of :func:`_check_measurement`.
+
+    True only when z and R are finite, R meets the same symmetry tolerance as ``np.allclose(R, R.T,
+    atol=1e-9 * scale)`` and its Cholesky factorisation has positive pivots (then R is positive definite
+    up to rounding far below the ``-1e-9 * scale`` eigenvalue tolerance). False means "not sure": the
+    caller runs the full checks, which raise the detailed errors.
+    """
+    z0, z1, z2 = z.tolist()
+    (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = R.tolist()
+    if not all(math.isfinite(v) for v in (z0, z1, z2, a00, a01, a02, a10, a11, a12, a20, a21, a22)):
+        return False
+    scale = max(1.0, abs(a00), abs(a01), abs(a02), abs(a10), abs(a11), abs(a12), abs(a20), abs(a21), abs(a22))
+    atol = 1e-9 * scale
+    for x, y in ((a01, a10), (a02, a20), (a12, a21)):  # allclose(R, R.T): both orderings (rtol 1e-5)
+        if abs(x - y) > atol + 1e-5 * abs(y) or abs(y - x) > atol + 1e-5 * abs(x):
+            return False
+    # Cholesky of the symmetrised matrix: all pivots > 0 <=> positive definite.
+    s01, s02, s12 = 0.5 * (a01 + a10), 0.5 * (a02 + a20), 0.5 * (a12 + a21)
+    if not a00 > 0.0:
+        return False
+    l10, l20 = s01 / a00, s02 / a00
+    d1 = a11 - l10 * s01
+    if not d1 > 0.0:
+        return False
+    l21 = (s12 - l10 * s02) / d1
+    d2 = a22 - l20 * s02 - l21 * (s12 - l10 * s02)
+    return d2 > 0.0
 
 
 def _check_stamp(stamp_s: float) -> float:
@@ -206,8 +238,9 @@ class SubjectFilter:
     def initialize(self, stamp_s: float, z_ned_m: npt.ArrayLike, R_ned_m2: npt.ArrayLike) -> None:
         """Start from a measurement: position ``z`` with covariance ``R``, velocity zero with the configured
         initial uncertainty."""
-        t = _check_stamp(stamp_s)
-        z, R = _check_measurement(z_ned_m, R_ned_m2)
+        self._initialize_checked(_check_stamp(stamp_s), *_check_measurement(z_ned_m, R_ned_m2))
+
+    def _initialize_checked(self, t: float, z: FloatArray, R: FloatArray) -> None:
         x = np.zeros(STATE_DIM)
         x[POS] = z
         P = np.zeros((STATE_DIM, STATE_DIM))
@@ -227,8 +260,11 @@ class SubjectFilter:
         Rejects NaN, wrongly shaped, asymmetric or non-PSD input with ``InvalidValueError`` and leaves the
         state untouched. The covariance update uses the Joseph form (stays symmetric positive definite).
         """
+        self._require()
+        self._update_checked(*_check_measurement(z_ned_m, R_ned_m2))
+
+    def _update_checked(self, z: FloatArray, R: FloatArray) -> None:
         x, P, t = self._require()
-        z, R = _check_measurement(z_ned_m, R_ned_m2)
         y = z - H_POS @ x
         S = H_POS @ P @ H_POS.T + R
         K = np.linalg.solve(S, H_POS @ P).T  # P H^T S^-1, S symmetric
@@ -284,11 +320,11 @@ class SubjectFilter:
         if not self.initialized:
             if checked is None:
                 return TargetEstimate.invalid(t, track_id=int(track_id))
-            self.initialize(t, *checked)
+            self._initialize_checked(t, *checked)
         else:
             self.predict_to(t)
             if checked is not None:
-                self.update(*checked)
+                self._update_checked(*checked)
         x, P, _ = self._require()
         return TargetEstimate(
             track_id=int(track_id),

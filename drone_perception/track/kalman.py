@@ -15,6 +15,7 @@ method returns new arrays, so the caller's state stays inspectable (prior and po
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -38,32 +39,39 @@ def _check_dt(dt_s: float) -> float:
 def _cv_matrices(dim: int, dt_s: float, accel_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Transition F (2d x 2d) and per-item process noise Q (N, 2d, 2d) of a constant-velocity model
     driven by white acceleration noise of std ``accel_std`` (N, dim) in state units per s^2."""
+    F, base = _cv_unit(dim, dt_s)
+    q = accel_std**2  # (N, dim)
+    # base[i, j] is non-zero only where i and j refer to the same axis (i % dim == j % dim), so scaling its
+    # rows by that axis' variance gives every block; the factors dt^4/4, dt^3/2 are exact (powers of 2).
+    Q = base[None] * np.concatenate([q, q], axis=1)[:, :, None]
+    return F, Q
+
+
+@functools.lru_cache(maxsize=32)
+def _cv_unit(dim: int, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only ``(F, Q1)``: the transition and the process noise for unit acceleration variance."""
     F = np.eye(2 * dim)
     F[:dim, dim:] = dt_s * np.eye(dim)
-    q = accel_std**2  # (N, dim)
-    n = q.shape[0]
-    Q = np.zeros((n, 2 * dim, 2 * dim))
-    idx = np.arange(dim)
-    Q[:, idx, idx] = q * dt_s**4 / 4.0
-    Q[:, idx, idx + dim] = q * dt_s**3 / 2.0
-    Q[:, idx + dim, idx] = q * dt_s**3 / 2.0
-    Q[:, idx + dim, idx + dim] = q * dt_s**2
-    return F, Q
+    eye = np.eye(dim)
+    base = np.block([[eye * (dt_s**4 / 4.0), eye * (dt_s**3 / 2.0)], [eye * (dt_s**3 / 2.0), eye * dt_s**2]])
+    F.setflags(write=False)
+    base.setflags(write=False)
+    return F, base
 
 
 def _kf_update(
     x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray, dim: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched linear update with H = [I 0] (position part of a CV state). Joseph form for P."""
-    H = np.zeros((dim, 2 * dim))
-    H[:, :dim] = np.eye(dim)
     S = P[:, :dim, :dim] + R
     PHt = P[:, :, :dim]
     K = np.linalg.solve(S, np.swapaxes(PHt, 1, 2))  # (N, dim, 2d) = S^-1 H P
     K = np.swapaxes(K, 1, 2)  # (N, 2d, dim)
     innov = z - x[:, :dim]
     x_new = x + np.einsum("nij,nj->ni", K, innov)
-    IKH = np.eye(2 * dim)[None] - K @ H[None]
+    KH = np.zeros((K.shape[0], 2 * dim, 2 * dim))
+    KH[:, :, :dim] = K  # K @ H with H = [I 0]
+    IKH = np.eye(2 * dim)[None] - KH
     P_new = IKH @ P @ np.swapaxes(IKH, 1, 2) + K @ R @ np.swapaxes(K, 1, 2)
     return x_new, 0.5 * (P_new + np.swapaxes(P_new, 1, 2))
 

@@ -1,0 +1,53 @@
+"""Oracle tests: the cached/closed-form Kalman pieces equal the plain constructions they replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drone_perception.track import kalman
+
+
+def _cv_reference(dim: int, dt_s: float, accel_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    F = np.eye(2 * dim)
+    F[:dim, dim:] = dt_s * np.eye(dim)
+    q = accel_std**2
+    Q = np.zeros((q.shape[0], 2 * dim, 2 * dim))
+    idx = np.arange(dim)
+    Q[:, idx, idx] = q * dt_s**4 / 4.0
+    Q[:, idx, idx + dim] = q * dt_s**3 / 2.0
+    Q[:, idx + dim, idx] = q * dt_s**3 / 2.0
+    Q[:, idx + dim, idx + dim] = q * dt_s**2
+    return F, Q
+
+
+def _kf_update_reference(x, P, z, R, dim):  # type: ignore[no-untyped-def]
+    H = np.zeros((dim, 2 * dim))
+    H[:, :dim] = np.eye(dim)
+    K = np.swapaxes(np.linalg.solve(P[:, :dim, :dim] + R, np.swapaxes(P[:, :, :dim], 1, 2)), 1, 2)
+    x_new = x + np.einsum("nij,nj->ni", K, z - x[:, :dim])
+    IKH = np.eye(2 * dim)[None] - K @ H[None]
+    P_new = IKH @ P @ np.swapaxes(IKH, 1, 2) + K @ R @ np.swapaxes(K, 1, 2)
+    return x_new, 0.5 * (P_new + np.swapaxes(P_new, 1, 2))
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("dim", [2, 4])
+def test_cv_matrices_and_update_match_reference(seed: int, dim: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 5))
+    dt = float(rng.uniform(0.0, 0.5))
+    std = rng.uniform(0.1, 5.0, (n, dim))
+    F, Q = kalman._cv_matrices(dim, dt, std)
+    F_ref, Q_ref = _cv_reference(dim, dt, std)
+    np.testing.assert_array_equal(F, F_ref)
+    np.testing.assert_array_equal(Q, Q_ref)
+    A = rng.normal(size=(n, 2 * dim, 2 * dim))
+    P = A @ np.swapaxes(A, 1, 2) + np.eye(2 * dim)
+    B = rng.normal(size=(n, dim, dim))
+    R = B @ np.swapaxes(B, 1, 2) + 0.1 * np.eye(dim)
+    x, z = rng.normal(size=(n, 2 * dim)), rng.normal(size=(n, dim))
+    got = kalman._kf_update(x, P, z, R, dim)
+    want = _kf_update_reference(x, P, z, R, dim)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-12)
