@@ -43,7 +43,7 @@ from drone_perception.types import Detections, Frame, Tracks, TrackState
 from sim.operator import OperatorScript, ScriptedOperator
 from sim.person_sprites import SpriteBank, load_photo_sprites, procedural_sprites
 from sim.render import PersonView, SceneRenderer, poses_from_world
-from sim.runner import ScenarioResult, TruthMeter, record_run_header, save_trajectory_plot
+from sim.runner import ScenarioResult, TruthMeter, record_run_header
 from sim.scenarios import get_scenario
 
 log = logging.getLogger(__name__)
@@ -324,30 +324,17 @@ def _sprites_from_args(args: argparse.Namespace) -> SpriteBank:
 def run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sprites: SpriteBank) -> dict[str, Any]:
     """One scenario with camera perception: record, audit report, trajectory plot and annotated video in
     ``args.out/name``; returns the summary (``ScenarioResult.summary()`` plus a ``camera`` block)."""
-    out_dir = Path(args.out) / name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record_path = out_dir / "record.mcap"
-    recorder = None
-    if not args.no_record:
-        from drone_perception.record.mcap_recorder import FlightRecorder
+    from drone_perception.cli.sim import run_and_report
 
-        recorder = FlightRecorder(record_path)
-    try:
-        run = run_camera_scenario(
+    out_dir = Path(args.out) / name
+
+    def run_it(recorder: Recorder | None) -> CameraRunResult:
+        return run_camera_scenario(
             name, config, seed=args.seed, sprites=sprites, recorder=recorder,
             detector_rate_hz=float(getattr(args, "detector_rate_hz", None) or 5.0),
             duration_s=getattr(args, "duration_s", None), video_path_stem=out_dir / "camera")
-    finally:
-        if recorder is not None:
-            recorder.close()
-    summary = run.result.summary()
-    summary["plot"] = str(save_trajectory_plot(run.result, out_dir / "trajectory.png"))
-    if recorder is not None:  # as ``drone-perception sim`` does after a direct run
-        from drone_perception.audit.api import audit_record
 
-        summary["record"] = str(record_path)
-        summary["report"] = str(out_dir / "report.html")
-        summary["audit"] = audit_record(record_path, out_dir / "report.html", out_dir / "verdict.json")
+    summary, run = run_and_report(out_dir, args, run_it)
     summary["camera"] = {
         "sprites": sprites.mode, "detector_frames": run.detector_frames, "video": str(run.video_path),
         "render_ms_mean": round(run.render_ms_mean, 1), "detect_ms_mean": round(run.detect_ms_mean, 1),

@@ -327,36 +327,20 @@ def _run_one(name: str, config: StackConfig, args: Any) -> dict[str, Any]:
     """One scenario for the CLI: record, plot and audit as ``drone_perception.cli.sim.run_one`` does."""
     from pathlib import Path
 
+    from drone_perception.cli.sim import run_and_report
     from sim.mavlink_world import run_sitl_scenario
-    from sim.runner import save_trajectory_plot
 
-    out_dir = Path(args.out) / f"{name}_mavlink"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record_path = out_dir / "record.mcap"
-    recorder = None
-    if not args.no_record:
-        from drone_perception.record.mcap_recorder import FlightRecorder
+    duration_s = getattr(args, "duration_s", None)
 
-        recorder = FlightRecorder(record_path)
-    try:
+    def run_it(recorder: Recorder | None) -> ScenarioResult:
         if args.connect:
             gcs = getattr(args, "gcs", None) or DEFAULT_SITL_GCS
-            result = run_sitl_scenario(name, config, connect=args.connect, gcs_connect=gcs, seed=args.seed,
-                                       recorder=recorder)
-        else:
-            result = run_mavlink_scenario(name, config, seed=args.seed, recorder=recorder)
-    finally:
-        if recorder is not None:
-            recorder.close()
-    summary = result.summary()
-    summary["link"] = "mavlink"
-    summary["plot"] = str(save_trajectory_plot(result, out_dir / "trajectory.png"))
-    if recorder is not None:
-        from drone_perception.audit.api import audit_record
+            return run_sitl_scenario(name, config, connect=args.connect, gcs_connect=gcs, seed=args.seed,
+                                     recorder=recorder, duration_s=duration_s)
+        return run_mavlink_scenario(name, config, seed=args.seed, recorder=recorder, duration_s=duration_s)
 
-        report_path, verdict_path = out_dir / "report.html", out_dir / "verdict.json"
-        summary["audit"] = audit_record(record_path, report_path, verdict_path)
-        summary["record"], summary["report"] = str(record_path), str(report_path)
+    summary, _ = run_and_report(Path(args.out) / f"{name}_mavlink", args, run_it)
+    summary["link"] = "mavlink"
     return summary
 
 

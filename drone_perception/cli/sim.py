@@ -6,10 +6,17 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from drone_perception.config import StackConfig, load_config
+from drone_perception.interfaces import Recorder
+
+if TYPE_CHECKING:
+    from sim.runner import ScenarioResult
+
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -75,34 +82,46 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
-    from sim.runner import run_scenario, save_trajectory_plot
+    from sim.runner import run_scenario
 
-    out_dir = Path(args.out) / name
+    def run(recorder: Recorder | None) -> ScenarioResult:
+        return run_scenario(name, config, seed=args.seed, recorder=recorder,
+                            duration_s=getattr(args, "duration_s", None))
+
+    summary, _ = run_and_report(Path(args.out) / name, args, run)
+    return summary
+
+
+def run_and_report(
+    out_dir: Path, args: argparse.Namespace, run: Callable[[Recorder | None], R]
+) -> tuple[dict[str, Any], R]:
+    """Run ``run(recorder)`` recording to ``out_dir/record.mcap`` (unless ``--no-record``), then save the
+    trajectory plot and the audit report next to it. ``run`` returns a ScenarioResult or something with a
+    ``.result`` ScenarioResult. Returns the summary dict and whatever ``run`` returned."""
+    from sim.runner import save_trajectory_plot
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    recorder = None
     record_path = out_dir / "record.mcap"
+    recorder = None
     if not args.no_record:
         from drone_perception.record.mcap_recorder import FlightRecorder
 
         recorder = FlightRecorder(record_path)
     try:
-        result = run_scenario(name, config, seed=args.seed, recorder=recorder,
-                              duration_s=getattr(args, "duration_s", None))
+        returned = run(recorder)
     finally:
         if recorder is not None:
             recorder.close()
+    result = cast("ScenarioResult", getattr(returned, "result", returned))
     summary = result.summary()
     summary["plot"] = str(save_trajectory_plot(result, out_dir / "trajectory.png"))
     if recorder is not None:
         from drone_perception.audit.api import audit_record
 
         report_path = out_dir / "report.html"
-        verdict_path = out_dir / "verdict.json"
-        verdict = audit_record(record_path, report_path, verdict_path)
-        summary["record"] = str(record_path)
-        summary["report"] = str(report_path)
-        summary["audit"] = verdict
-    return summary
+        summary["audit"] = audit_record(record_path, report_path, out_dir / "verdict.json")
+        summary["record"], summary["report"] = str(record_path), str(report_path)
+    return summary, returned
 
 
 def _print_summaries(summaries: list[dict[str, Any]], *, as_json: bool) -> None:
