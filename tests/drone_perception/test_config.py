@@ -58,3 +58,16 @@ def test_empty_file_gives_defaults(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("")
     assert load_config(p) == StackConfig()
+
+
+def test_the_readme_example_config_is_valid():
+    """Keep the README true: its example configuration must load."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+    assert blocks, "README has no yaml example"
+    for block in blocks:
+        cfg = load_config_text(block)
+        assert cfg.safety.min_standoff_m >= L.HARD_MIN_STANDOFF_M
