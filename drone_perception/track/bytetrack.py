@@ -132,10 +132,10 @@ class ByteTracker:
         if len(t):
             t.x, t.P = self.box_filter.predict(t.x, t.P, dt)
             g = t.ground_valid
-            if np.any(g):
+            if g.any():
                 gx, gP = self.ground_filter.predict(t.gx[g], t.gP[g], dt)
                 t.gx[g], t.gP[g] = gx, gP
-            if camera is not None and np.any(g):
+            if camera is not None and g.any():
                 self._project_predictions(camera)
         # detections' ground fixes
         n_det = len(detections)
@@ -159,7 +159,7 @@ class ByteTracker:
             cost = 1.0 - iou
             tg = t.ground_valid[track_rows]
             dg = det_valid[det_rows]
-            if np.any(tg) and np.any(dg):
+            if tg.any() and dg.any():
                 d2 = np.zeros_like(iou)
                 sub = mahalanobis2_ne(
                     t.gx[track_rows][tg, :2], t.gP[track_rows][tg, :2, :2],
@@ -173,7 +173,9 @@ class ByteTracker:
             det_track[dr] = tr
             matched_rows[tr] = True
             fate[dr] = DetectionFate.MATCHED
-            return np.setdiff1d(det_rows, dr)
+            left = np.ones(det_rows.size, dtype=bool)
+            left[c] = False
+            return det_rows[left]  # det_rows without the matched ones, order kept (as setdiff1d: sorted)
 
         confirmed_or_lost = np.flatnonzero(t.state != TrackState.TENTATIVE)
         high_left = stage(confirmed_or_lost, high, cfg.match_iou)
@@ -214,7 +216,7 @@ class ByteTracker:
                 state[:] = TrackState.CONFIRMED
             born = TrackTable.new(new_ids, x, P, state, now, conf[high_left], detections.class_id[high_left])
             gv = det_valid[high_left]
-            if np.any(gv):
+            if gv.any():
                 gx, gP = self.ground_filter.initiate(det_pos[high_left][gv, :2], det_cov[high_left][gv, :2, :2])
                 born.gx[gv], born.gP[gv] = gx, gP
                 born.ground_valid[gv] = True
@@ -264,7 +266,7 @@ class ByteTracker:
         foot = np.column_stack([t.gx[rows, :2], t.down_m[rows]])
         xyxy, visible = person_box(camera, foot, self.config.person_height_m, t.width_m[rows])
         vis = np.asarray(visible, bool) & np.all(np.isfinite(xyxy), axis=1)
-        if not np.any(vis):
+        if not vis.any():
             return
         z = self.box_filter.xyxy_to_z(np.asarray(xyxy, float)[vis])
         t.x[rows[vis], :4] = z
@@ -275,15 +277,15 @@ class ByteTracker:
     ) -> None:
         t = self._table
         ok = det_valid[dets]
-        if not np.any(ok):
+        if not ok.any():
             return
         r, d = rows[ok], dets[ok]
         had = t.ground_valid[r]
-        if np.any(had):
+        if had.any():
             rr, dd = r[had], d[had]
             t.gx[rr], t.gP[rr] = self.ground_filter.update(t.gx[rr], t.gP[rr], det_pos[dd, :2],
                                                            det_cov[dd, :2, :2])
-        if np.any(~had):
+        if (~had).any():
             rr, dd = r[~had], d[~had]
             t.gx[rr], t.gP[rr] = self.ground_filter.initiate(det_pos[dd, :2], det_cov[dd, :2, :2])
             t.ground_valid[rr] = True
@@ -298,7 +300,7 @@ class ByteTracker:
         pos = np.full((len(t), 3), np.nan)
         sigma = np.full(len(t), np.nan)
         g = t.ground_valid
-        if np.any(g):
+        if g.any():
             pos[g, :2] = t.gx[g, :2]
             pos[g, 2] = t.down_m[g]
             sigma[g] = _sigma_from_cov(t.gP[g, :2, :2])
