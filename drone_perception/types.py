@@ -35,6 +35,14 @@ def _array(
     finite: bool = False,
 ) -> np.ndarray:
     """Copy ``value`` into a read-only array of ``dtype`` and check its shape (``None`` = any size)."""
+    if type(value) is np.ndarray and value.dtype == dtype and value.ndim == len(shape) and all(
+        want is None or got == want for want, got in zip(shape, value.shape)
+    ):  # fast path (the common case): same checks, no conversion
+        arr = value.copy(order="K")
+        if finite and not np.isfinite(arr).all():
+            raise InvalidValueError(f"{name}: contains NaN or infinite values: {arr.tolist()}")
+        arr.setflags(write=False)
+        return arr
     try:
         arr = np.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as exc:
@@ -252,7 +260,7 @@ class Tracks:
             "confidence",
             _array("confidence", np.ones(n) if conf is None else conf, (n,), np.float32),
         )
-        if len(np.unique(tid)) != n:
+        if n > 1 and len(set(tid.tolist())) != n:
             raise InvalidValueError(f"track_id: ids must be unique, got {tid.tolist()}")
         _set(self, "stamp_s", _finite_scalar("stamp_s", self.stamp_s))
 
@@ -416,11 +424,7 @@ class VelocityCommand:
 
     @property
     def is_finite(self) -> bool:
-        return bool(
-            np.all(np.isfinite(self.velocity_ned_mps))
-            and math.isfinite(self.yaw_rate_radps)
-            and math.isfinite(self.stamp_s)
-        )
+        return all(map(math.isfinite, (*self.velocity_ned_mps.tolist(), self.yaw_rate_radps, self.stamp_s)))
 
 
 class Verdict(enum.Enum):
