@@ -74,9 +74,12 @@ class Geofence:
     def polygon_margin_m(self, pn: float, pe: float) -> float:
         """Signed horizontal distance to the polygon boundary (positive inside)."""
         best = math.inf
-        for an, ae, bn, be in self._edges:
-            qn, qe = _nearest_on_segment(pn, pe, an, ae, bn, be)
-            best = min(best, math.hypot(pn - qn, pe - qe))
+        for an, ae, bn, be in self._edges:  # _nearest_on_segment, inlined (hot: called every step)
+            dn, de = bn - an, be - ae
+            den = dn * dn + de * de
+            t = 0.0 if den <= 0.0 else ((pn - an) * dn + (pe - ae) * de) / den
+            t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
+            best = min(best, math.hypot(pn - (an + t * dn), pe - (ae + t * de)))
         return best if self._inside_polygon(pn, pe) else -best
 
     # -- whole fence -----------------------------------------------------------------------------
@@ -118,6 +121,9 @@ class Geofence:
             qn, qe = _nearest_on_segment(pn, pe, an, ae, bn, be)
             dn, de = qn - pn, qe - pe
             dist = math.hypot(dn, de)
+            if dist >= 1e-9 and (dist > within_m if inside else nearest is not None and
+                                 -dist <= nearest.distance_m):
+                continue  # would not be returned (shortcut of the rules below)
             if dist < 1e-9:  # on the edge: outward = edge normal, sign from the winding
                 en, ee = bn - an, be - ae
                 el = math.hypot(en, ee) or 1.0

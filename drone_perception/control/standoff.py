@@ -103,31 +103,40 @@ def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float
     grow = growth_mps * age
     bound = max_speed_mps + 1.0
     halfspaces: list[HalfSpace] = []
+    append = halfspaces.append
+    sqrt = math.sqrt
     min_sep2 = math.inf
+    p0, p1, p2 = p[0], p[1], p[2]
+    a0, a1, a2 = p_act[0], p_act[1], p_act[2]
+    closing, standoff = L.CLOSING_SPEED, L.STANDOFF
     for pos, vel, sig, extra in rows:
         vn, ve, vd = vel[0], vel[1], vel[2]
         fn, fe, fd = pos[0] + vn * age, pos[1] + ve * age, pos[2] + vd * age
-        qd = p[2] if fd - top <= p[2] <= fd else (fd - top if p[2] < fd - top else fd)
-        d2 = (p[0] - fn) ** 2 + (p[1] - fe) ** 2 + (p[2] - qd) ** 2
+        ft = fd - top
+        qd = p2 if ft <= p2 <= fd else (ft if p2 < ft else fd)
+        sn, se, sd = p0 - fn, p1 - fe, p2 - qd
+        d2 = sn * sn + se * se + sd * sd
         if d2 < min_sep2:
             min_sep2 = d2
         fn, fe, fd = fn + vn * lat, fe + ve * lat, fd + vd * lat
-        qd = p_act[2] if fd - top <= p_act[2] <= fd else (fd - top if p_act[2] < fd - top else fd)
-        dn, de, dd = p_act[0] - fn, p_act[1] - fe, p_act[2] - qd
-        dist = math.sqrt(dn * dn + de * de + dd * dd)
+        ft = fd - top
+        qd = a2 if ft <= a2 <= fd else (ft if a2 < ft else fd)
+        dn, de, dd = a0 - fn, a1 - fe, a2 - qd
+        dist = sqrt(dn * dn + de * de + dd * dd)
         if dist > 1e-6:
             nn, ne, nd = dn / dist, de / dist, dd / dist
         else:
             nn, ne, nd = 0.0, 0.0, -1.0
-        budget = dist - k * max(0.0, sig) - grow - extra - standoff_m
+        budget = dist - k * (sig if sig > 0.0 else 0.0) - grow - extra - standoff_m
         if budget > 0.0:
-            v_allow = min(-at + math.sqrt(at * at + 2.0 * a * budget), budget / lin)
-            name = L.CLOSING_SPEED
+            v1, v2 = -at + sqrt(at * at + 2.0 * a * budget), budget / lin
+            v_allow = v2 if v2 < v1 else v1  # min(v1, v2)
+            name = closing
         else:
-            v_allow, name = 0.0, L.STANDOFF
+            v_allow, name = 0.0, standoff
         h = v_allow - (nn * vn + ne * ve + nd * vd)
         if h < bound:
-            halfspaces.append((-nn, -ne, -nd, h, name))
+            append((-nn, -ne, -nd, h, name))
     return halfspaces, (math.sqrt(min_sep2) if rows else None)
 
 
