@@ -165,7 +165,8 @@ class Pipeline:
         rec.record(topics.PEOPLE, now_s, people)
         if proposed is not None:
             rec.record(topics.PROPOSED, now_s, proposed)
-        rec.record(topics.SAFE, now_s, _safe_message(gov, now_s))
+        if type(rec) is not NullRecorder:  # building the message costs more than the rest of the record
+            rec.record(topics.SAFE, now_s, _safe_message(gov, now_s))
         return PipelineOutput(
             safe=gov.safe,
             send=gov.engaged,
