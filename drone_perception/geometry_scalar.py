@@ -69,39 +69,55 @@ class Cam:
 def _cues(cam: Cam, x1: float, y1: float, x2: float, y2: float, hgt: float, gnd: float) -> tuple[
     float, float, float, float, float, float, bool, bool, bool
 ]:
-    """One row of ``geometry._box_cues``: (foot n, e, segment n, e, head n, e, foot_ok, seg_ok, head_ok)."""
+    """One row of ``geometry._box_cues``: (foot n, e, segment n, e, head n, e, foot_ok, seg_ok, head_ok).
+
+    Hot (13 calls per box): rays and divisions are inlined; ``_div`` only runs for a zero divisor.
+    """
     a, b, c = cam.ax, cam.bx, cam.cxv
-    u_c = 0.5 * (x1 + x2)
     denom = b - c * y2
     k = (y1 - y2) / denom if abs(denom) > 1e-9 else 0.0
-    u_bot = _div(u_c - 0.5 * a * k, 1.0 - 0.5 * c * k)
+    num, den = 0.5 * (x1 + x2) - 0.5 * a * k, 1.0 - 0.5 * c * k
+    u_bot = num / den if den != 0.0 else _div(num, den)
     u_top = u_bot * (1.0 - c * k) + a * k
     px, py, pz = cam.px, cam.py, cam.pz
+    r0, r1, r2, r3, r4, r5, r6, r7, r8 = cam.r
+    cx, cy, fx, fy = cam.cx, cam.cy, cam.fx, cam.fy
     # foot: bottom-centre ray on the ground plane
-    d0, d1, d2 = cam.ray(u_bot, y2)
-    d_norm = math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-    t = _div(gnd - pz, d2)
-    foot_ok = _div(d2, d_norm) > _MIN_DOWN_COSINE and t > 0.0 and _isfinite(t)
+    x = (u_bot - cx) / fx
+    y = (y2 - cy) / fy
+    d0, d1, d2 = r0 * x + r1 * y + r2, r3 * x + r4 * y + r5, r6 * x + r7 * y + r8
+    aa = d0 * d0 + d1 * d1 + d2 * d2
+    d_norm = math.sqrt(aa)
+    num = gnd - pz
+    t = num / d2 if d2 != 0.0 else _div(num, d2)
+    cos = d2 / d_norm if d_norm != 0.0 else _div(d2, d_norm)
+    foot_ok = cos > _MIN_DOWN_COSINE and t > 0.0 and t - t == 0.0
     if foot_ok:
         fn, fe = px + t * d0, py + t * d1
     else:
         fn = fe = _NAN
     # segment: normal equations of s*d_bot - q*d_top = H e_down
-    e0, e1, e2 = cam.ray(u_top, y1)
-    aa = d0 * d0 + d1 * d1 + d2 * d2
+    x = (u_top - cx) / fx
+    y = (y1 - cy) / fy
+    e0, e1, e2 = r0 * x + r1 * y + r2, r3 * x + r4 * y + r5, r6 * x + r7 * y + r8
     ab = -(d0 * e0 + d1 * e1 + d2 * e2)
     bb = e0 * e0 + e1 * e1 + e2 * e2
     ar = d2 * hgt
     br = -e2 * hgt
     det = aa * bb - ab * ab
-    s = _div(bb * ar - ab * br, det)
-    q = _div(aa * br - ab * ar, det)
-    seg_ok = _isfinite(s) and s > 0.0 and q > 0.0 and abs(det) > 1e-12
+    if det != 0.0:
+        s = (bb * ar - ab * br) / det
+        q = (aa * br - ab * ar) / det
+    else:
+        s, q = _div(bb * ar - ab * br, det), _div(aa * br - ab * ar, det)
+    seg_ok = s - s == 0.0 and s > 0.0 and q > 0.0 and abs(det) > 1e-12
     sn, se = px + s * d0, py + s * d1
     # head: top-centre ray on the plane one body height above the ground
-    t = _div((gnd - hgt) - pz, e2)
-    looks_down = _div(e2, math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)) > _MIN_DOWN_COSINE
-    head_ok = looks_down and t > 0.0 and _isfinite(t)
+    num = (gnd - hgt) - pz
+    t = num / e2 if e2 != 0.0 else _div(num, e2)
+    e_norm = math.sqrt(bb)
+    cos = e2 / e_norm if e_norm != 0.0 else _div(e2, e_norm)
+    head_ok = cos > _MIN_DOWN_COSINE and t > 0.0 and t - t == 0.0
     hn, he = px + t * e0, py + t * e1
     return fn, fe, sn, se, hn, he, foot_ok, seg_ok, head_ok
 
