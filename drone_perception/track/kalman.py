@@ -64,16 +64,14 @@ def _kf_update(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched linear update with H = [I 0] (position part of a CV state). Joseph form for P."""
     S = P[:, :dim, :dim] + R
-    PHt = P[:, :, :dim]
-    K = np.linalg.solve(S, np.swapaxes(PHt, 1, 2))  # (N, dim, 2d) = S^-1 H P
-    K = np.swapaxes(K, 1, 2)  # (N, 2d, dim)
+    K = np.linalg.solve(S, P[:, :, :dim].transpose(0, 2, 1)).transpose(0, 2, 1)  # (N, 2d, dim) = P H^T S^-1
     innov = z - x[:, :dim]
-    x_new = x + np.einsum("nij,nj->ni", K, innov)
-    KH = np.zeros((K.shape[0], 2 * dim, 2 * dim))
-    KH[:, :, :dim] = K  # K @ H with H = [I 0]
-    IKH = np.eye(2 * dim)[None] - KH
-    P_new = IKH @ P @ np.swapaxes(IKH, 1, 2) + K @ R @ np.swapaxes(K, 1, 2)
-    return x_new, 0.5 * (P_new + np.swapaxes(P_new, 1, 2))
+    x_new = x + (K @ innov[:, :, None])[:, :, 0]
+    eye = np.eye(2 * dim)
+    IKH = np.repeat(eye[None], K.shape[0], axis=0)
+    IKH[:, :, :dim] = eye[:, :dim] - K  # I - K H with H = [I 0]
+    P_new = IKH @ P @ IKH.transpose(0, 2, 1) + K @ R @ K.transpose(0, 2, 1)
+    return x_new, 0.5 * (P_new + P_new.transpose(0, 2, 1))
 
 
 @dataclass(frozen=True)
@@ -100,23 +98,21 @@ class BoxKalmanFilter:
     def xyxy_to_z(xyxy_px: np.ndarray) -> np.ndarray:
         """(N, 4) x1,y1,x2,y2 -> (N, 4) cx, cy, w, h (pixels)."""
         b = np.asarray(xyxy_px, dtype=np.float64).reshape(-1, 4)
-        w = b[:, 2] - b[:, 0]
-        h = b[:, 3] - b[:, 1]
-        return np.column_stack([b[:, 0] + w / 2.0, b[:, 1] + h / 2.0, w, h])
+        wh = b[:, 2:4] - b[:, 0:2]
+        return np.concatenate([b[:, 0:2] + wh / 2.0, wh], axis=1)
 
     @staticmethod
     def x_to_xyxy(x: np.ndarray) -> np.ndarray:
         """(N, 8) state -> (N, 4) x1,y1,x2,y2 (pixels). Width and height are clipped at 1 px."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, 8)
-        w = np.maximum(x[:, 2], 1.0)
-        h = np.maximum(x[:, 3], 1.0)
-        return np.column_stack([x[:, 0] - w / 2.0, x[:, 1] - h / 2.0, x[:, 0] + w / 2.0, x[:, 1] + h / 2.0])
+        half = np.maximum(x[:, 2:4], 1.0) / 2.0
+        return np.concatenate([x[:, 0:2] - half, x[:, 0:2] + half], axis=1)
 
     def _meas_cov(self, h_px: np.ndarray) -> np.ndarray:
         s = (self.meas_std_per_h * np.maximum(h_px, 1.0)) ** 2
-        R = np.zeros((h_px.shape[0], 4, 4))
-        R[:, np.arange(4), np.arange(4)] = s[:, None]
-        return R
+        R = np.zeros((h_px.shape[0], 16))
+        R[:, ::5] = s[:, None]  # the diagonal of each 4x4
+        return R.reshape(-1, 4, 4)
 
     def initiate(self, xyxy_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """State (N, 8) and covariance (N, 8, 8) for new tracks from boxes (N, 4); velocities zero."""

@@ -51,3 +51,22 @@ def test_cv_matrices_and_update_match_reference(seed: int, dim: int) -> None:
     want = _kf_update_reference(x, P, z, R, dim)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_box_conversions_match_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 6))
+    b = np.sort(rng.uniform(-50, 1000, (n, 2, 2)), axis=1).transpose(0, 2, 1).reshape(n, 4)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    z_ref = np.column_stack([b[:, 0] + w / 2.0, b[:, 1] + h / 2.0, w, h])
+    np.testing.assert_array_equal(kalman.BoxKalmanFilter.xyxy_to_z(b), z_ref)
+    x = np.column_stack([z_ref, rng.normal(size=(n, 4))])
+    x[:, 2:4] *= rng.choice([0.0, 1.0], size=(n, 2))  # some sizes below the 1 px clip
+    wc, hc = np.maximum(x[:, 2], 1.0), np.maximum(x[:, 3], 1.0)
+    xyxy_ref = np.column_stack([x[:, 0] - wc / 2.0, x[:, 1] - hc / 2.0, x[:, 0] + wc / 2.0, x[:, 1] + hc / 2.0])
+    np.testing.assert_array_equal(kalman.BoxKalmanFilter.x_to_xyxy(x), xyxy_ref)
+    R = kalman.BoxKalmanFilter()._meas_cov(x[:, 3])
+    R_ref = np.zeros((n, 4, 4))
+    R_ref[:, np.arange(4), np.arange(4)] = ((0.05 * np.maximum(x[:, 3], 1.0)) ** 2)[:, None]
+    np.testing.assert_array_equal(R, R_ref)
