@@ -12,8 +12,8 @@ whose colour histogram matches (``lock_appearance_min``). Two or more fitting ca
 LOST, never a silent switch to a look-alike; a candidate that fitted within the last
 ``AMBIGUITY_MEMORY_S`` as a confirmed track and vanished still counts. While a fitting candidate is
 tentative the lock waits.
-After a gap longer than ``REACQUIRE_SETTLE_S`` (or once any other track fitted) the single candidate must
-stay the only fit that long.
+After a gap longer than ``REACQUIRE_SETTLE_S`` (or once any other confirmed track fitted) the single
+candidate must stay the only fit that long; a tentative that fitted and died unconfirmed does not count.
 
 While LOCKED, a locked track whose ground position jumps outside the gate is treated as a possible id
 switch inside the tracker: LOST.
@@ -205,8 +205,10 @@ class SubjectLock:
             new_id = int(tracks.track_id[r])
             first_fit = self._fit_seen[new_id][0]
             settle = REACQUIRE_SETTLE_S if first_fit - self._last_seen_s > REACQUIRE_SETTLE_S else 0.0
-            # the settle clock restarts whenever any other track (even a tentative one) fitted
-            others = [last for tid, (_, last, _) in self._fit_seen.items() if tid != new_id]
+            # the settle clock restarts whenever another *confirmed* track fitted; a tentative that died
+            # unconfirmed (a one-frame duplicate the tracker spawned from the subject's own detection, or
+            # clutter) does not, else every such duplicate costs 0.5 s without measurements
+            others = [last for tid, (_, last, confirmed) in self._fit_seen.items() if tid != new_id and confirmed]
             sole_since = max([first_fit, *others])
             if others:
                 settle = REACQUIRE_SETTLE_S
