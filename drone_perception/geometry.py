@@ -389,7 +389,12 @@ def person_box(
     n = foot.shape[0]
     h = _per_item("height_m", height_m, n)
     w = _per_item("width_m", width_m, n)
-    if not (np.all(np.isfinite(foot)) and np.all(np.isfinite(h)) and np.all(h > 0) and np.all(w >= 0)):
+    if n <= _SCALAR_MAX_ROWS:  # the same checks on Python floats (cheaper for a few rows)
+        ok = (all(map(math.isfinite, foot.ravel().tolist())) and all(math.isfinite(v) and v > 0 for v in h.tolist())
+              and all(v >= 0 for v in w.tolist()))
+    else:
+        ok = bool(np.all(np.isfinite(foot)) and np.all(np.isfinite(h)) and np.all(h > 0) and np.all(w >= 0))
+    if not ok:
         raise InvalidValueError("person_box: foot_ned_m must be finite, height_m > 0 and width_m >= 0")
     right = camera.R_ned_from_cam[:, 0].copy()
     right[2] = 0.0

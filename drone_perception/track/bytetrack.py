@@ -57,6 +57,13 @@ class DetectionFate(enum.IntEnum):
     BELOW_LOW_THRESHOLD = 3  # confidence < low_threshold: not considered
 
 
+# Plain-int copies of the enum members for the hot loop (an Enum attribute lookup costs a Python call).
+_TENTATIVE, _CONFIRMED, _LOST = int(TrackState.TENTATIVE), int(TrackState.CONFIRMED), int(TrackState.LOST)
+_FATE_MATCHED, _FATE_NEW_TRACK = int(DetectionFate.MATCHED), int(DetectionFate.NEW_TRACK)
+_FATE_LOW_SCORE_UNMATCHED = int(DetectionFate.LOW_SCORE_UNMATCHED)
+_FATE_BELOW_LOW_THRESHOLD = int(DetectionFate.BELOW_LOW_THRESHOLD)
+
+
 @dataclass(frozen=True)
 class Assignment:
     """Per input detection (row-aligned with the last ``Detections``): the track id it went to (-1 if
@@ -146,8 +153,8 @@ class ByteTracker:
         low = np.flatnonzero((conf >= cfg.low_threshold) & (conf < cfg.high_threshold))
 
         det_track = np.full(n_det, -1, np.int64)  # row in the table matched by each detection
-        fate = np.full(n_det, DetectionFate.BELOW_LOW_THRESHOLD, np.int8)
-        fate[low] = DetectionFate.LOW_SCORE_UNMATCHED
+        fate = np.full(n_det, _FATE_BELOW_LOW_THRESHOLD, np.int8)
+        fate[low] = _FATE_LOW_SCORE_UNMATCHED
         matched_rows = np.zeros(len(t), bool)
 
         def stage(track_rows: np.ndarray, det_rows: np.ndarray, min_iou: float) -> np.ndarray:
@@ -172,16 +179,16 @@ class ByteTracker:
             tr, dr = track_rows[r], det_rows[c]
             det_track[dr] = tr
             matched_rows[tr] = True
-            fate[dr] = DetectionFate.MATCHED
+            fate[dr] = _FATE_MATCHED
             left = np.ones(det_rows.size, dtype=bool)
             left[c] = False
             return det_rows[left]  # det_rows without the matched ones, order kept (as setdiff1d: sorted)
 
-        confirmed_or_lost = np.flatnonzero(t.state != TrackState.TENTATIVE)
+        confirmed_or_lost = np.flatnonzero(t.state != _TENTATIVE)
         high_left = stage(confirmed_or_lost, high, cfg.match_iou)
-        tracked_left = np.flatnonzero((t.state == TrackState.CONFIRMED) & ~matched_rows)
+        tracked_left = np.flatnonzero((t.state == _CONFIRMED) & ~matched_rows)
         stage(tracked_left, low, max(LOW_STAGE_MIN_IOU, cfg.match_iou))
-        tentative = np.flatnonzero(t.state == TrackState.TENTATIVE)
+        tentative = np.flatnonzero(t.state == _TENTATIVE)
         high_left = stage(tentative, high_left, cfg.match_iou)
 
         # 4. update matched tracks
@@ -193,27 +200,28 @@ class ByteTracker:
             t.last_seen_s[rows_m] = now
             t.confidence[rows_m] = conf[dets_m]
             promote = rows_m[(t.hits[rows_m] >= cfg.min_confirm_hits)]
-            t.state[rows_m] = np.where(t.state[rows_m] == TrackState.TENTATIVE, TrackState.TENTATIVE,
-                                       TrackState.CONFIRMED)
-            t.state[promote] = TrackState.CONFIRMED
+            t.state[rows_m] = np.where(t.state[rows_m] == _TENTATIVE, _TENTATIVE,
+                                       _CONFIRMED)
+            t.state[promote] = _CONFIRMED
             self._update_ground(rows_m, dets_m, det_pos, det_cov, det_valid, det_range, det_xyxy, camera)
 
         # unmatched tracks: tentative deleted, confirmed -> lost, lost past max_lost_s deleted
         unmatched = ~matched_rows
-        t.state[unmatched & (t.state == TrackState.CONFIRMED)] = TrackState.LOST
-        keep = ~(unmatched & (t.state == TrackState.TENTATIVE))
-        keep &= ~((t.state == TrackState.LOST) & (now - t.last_seen_s > cfg.max_lost_s))
+        t.state[unmatched & (t.state == _CONFIRMED)] = _LOST
+        keep = ~(unmatched & (t.state == _TENTATIVE))
+        keep &= ~((t.state == _LOST) & (now - t.last_seen_s > cfg.max_lost_s))
         id_of_row = t.track_id.copy()
-        self._table = t = t.select(keep)
+        if not keep.all():  # (select copies every column; nothing else holds these arrays)
+            self._table = t = t.select(keep)
 
         # 5. births from unmatched high detections
         new_ids = np.arange(self._next_id, self._next_id + high_left.size, dtype=np.int64)
         if high_left.size:
             self._next_id += high_left.size
             x, P = self.box_filter.initiate(det_xyxy[high_left])
-            state = np.full(high_left.size, TrackState.TENTATIVE, np.int8)
+            state = np.full(high_left.size, _TENTATIVE, np.int8)
             if cfg.min_confirm_hits <= 1:
-                state[:] = TrackState.CONFIRMED
+                state[:] = _CONFIRMED
             born = TrackTable.new(new_ids, x, P, state, now, conf[high_left], detections.class_id[high_left])
             gv = det_valid[high_left]
             if gv.any():
@@ -223,13 +231,13 @@ class ByteTracker:
                 born.down_m[gv] = det_pos[high_left][gv, 2]
                 born.width_m[gv] = self._width_m(det_xyxy[high_left][gv], det_range[high_left][gv], camera)
             self._table = t = t.concat(born)
-            fate[high_left] = DetectionFate.NEW_TRACK
+            fate[high_left] = _FATE_NEW_TRACK
 
         out_ids = np.full(n_det, -1, np.int64)
         out_ids[dets_m] = id_of_row[rows_m]
         out_ids[high_left] = new_ids
         self.last_assignment = Assignment(out_ids, fate)
-        n_low_left = int(np.sum(fate == DetectionFate.LOW_SCORE_UNMATCHED))
+        n_low_left = int(np.sum(fate == _FATE_LOW_SCORE_UNMATCHED))
         if n_low_left:
             log.debug("%d low-score detections matched no track (they do not start tracks)", n_low_left)
         return self._output(now)
@@ -263,7 +271,7 @@ class ByteTracker:
         rows = np.flatnonzero(t.ground_valid & np.isfinite(t.width_m))
         if rows.size == 0:
             return
-        foot = np.column_stack([t.gx[rows, :2], t.down_m[rows]])
+        foot = np.concatenate([t.gx[rows, :2], t.down_m[rows, None]], axis=1)
         xyxy, visible = person_box(camera, foot, self.config.person_height_m, t.width_m[rows])
         vis = np.asarray(visible, bool) & np.all(np.isfinite(xyxy), axis=1)
         if not vis.any():
@@ -281,11 +289,12 @@ class ByteTracker:
             return
         r, d = rows[ok], dets[ok]
         had = t.ground_valid[r]
-        if had.any():
-            rr, dd = r[had], d[had]
+        all_had = bool(had.all())
+        if all_had or had.any():
+            rr, dd = (r, d) if all_had else (r[had], d[had])
             t.gx[rr], t.gP[rr] = self.ground_filter.update(t.gx[rr], t.gP[rr], det_pos[dd, :2],
                                                            det_cov[dd, :2, :2])
-        if (~had).any():
+        if not all_had:
             rr, dd = r[~had], d[~had]
             t.gx[rr], t.gP[rr] = self.ground_filter.initiate(det_pos[dd, :2], det_cov[dd, :2, :2])
             t.ground_valid[rr] = True

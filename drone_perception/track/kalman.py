@@ -196,6 +196,43 @@ def mahalanobis2_ne(
     b = np.asarray(mean_b, float).reshape(-1, 2)
     if a.shape[0] == 0 or b.shape[0] == 0:
         return np.zeros((a.shape[0], b.shape[0]))
+    ca, cb = np.asarray(cov_a, float), np.asarray(cov_b, float)
+    if a.shape[0] * b.shape[0] <= _SCALAR_MAX_PAIRS and ca.shape == (a.shape[0], 2, 2) and cb.shape == (
+        b.shape[0], 2, 2
+    ):
+        return _mahalanobis2_ne_scalar(a, ca, b, cb)
+    return _mahalanobis2_ne_numpy(a, cov_a, b, cov_b)
+
+
+#: Up to this many (A x B) pairs :func:`mahalanobis2_ne` runs in plain Python (numpy overhead dominates).
+_SCALAR_MAX_PAIRS = 16
+
+
+def _mahalanobis2_ne_scalar(a: np.ndarray, cov_a: np.ndarray, b: np.ndarray, cov_b: np.ndarray) -> np.ndarray:
+    """:func:`mahalanobis2_ne` pair by pair with Python floats (same operation order as the numpy path)."""
+    ca = cov_a.reshape(-1, 4).tolist()
+    cb = cov_b.reshape(-1, 4).tolist()
+    out = []
+    for (an, ae), (p00, p01, p10, p11) in zip(a.tolist(), ca):
+        row = []
+        for (bn, be), (q00, q01, q10, q11) in zip(b.tolist(), cb):
+            s00, s01, s10, s11 = p00 + q00, p01 + q01, p10 + q10, p11 + q11
+            d0, d1 = bn - an, be - ae
+            det = s00 * s11 - s01 * s10
+            num = s11 * (d0 * d0) - 2.0 * s01 * d0 * d1 + s00 * (d1 * d1)
+            if det > 0.0:
+                d2 = num / det
+                row.append(d2 if d2 - d2 == 0.0 else math.inf)
+            else:
+                row.append(math.inf)
+        out.append(row)
+    return np.array(out, dtype=np.float64).reshape(a.shape[0], b.shape[0])
+
+
+def _mahalanobis2_ne_numpy(
+    a: np.ndarray, cov_a: np.ndarray, b: np.ndarray, cov_b: np.ndarray
+) -> np.ndarray:
+    """:func:`mahalanobis2_ne` vectorised (means already (A, 2) and (B, 2), both non-empty)."""
     S = np.asarray(cov_a, float)[:, None] + np.asarray(cov_b, float)[None, :]  # (A, B, 2, 2)
     d = b[None, :, :] - a[:, None, :]
     det = S[..., 0, 0] * S[..., 1, 1] - S[..., 0, 1] * S[..., 1, 0]

@@ -70,3 +70,19 @@ def test_box_conversions_match_reference(seed: int) -> None:
     R_ref = np.zeros((n, 4, 4))
     R_ref[:, np.arange(4), np.arange(4)] = ((0.05 * np.maximum(x[:, 3], 1.0)) ** 2)[:, None]
     np.testing.assert_array_equal(R, R_ref)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mahalanobis_scalar_matches_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    na, nb = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    a, b = rng.normal(0, 20, (na, 2)), rng.normal(0, 20, (nb, 2))
+    A, B = rng.normal(size=(na, 2, 2)), rng.normal(size=(nb, 2, 2))
+    ca, cb = A @ A.transpose(0, 2, 1), B @ B.transpose(0, 2, 1)
+    if seed % 4 == 0:  # degenerate and non-finite entries give +inf on both paths
+        ca[0] = 0.0
+        cb[-1] = -np.eye(2)
+        a[-1] = np.nan
+    got = kalman._mahalanobis2_ne_scalar(a, ca, b, cb)
+    want = kalman._mahalanobis2_ne_numpy(a, ca, b, cb)
+    np.testing.assert_array_equal(got, want)
