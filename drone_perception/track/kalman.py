@@ -66,7 +66,7 @@ def _kf_update(
     S = P[:, :dim, :dim] + R
     K = np.linalg.solve(S, P[:, :, :dim].transpose(0, 2, 1)).transpose(0, 2, 1)  # (N, 2d, dim) = P H^T S^-1
     innov = z - x[:, :dim]
-    x_new = x + (K @ innov[:, :, None])[:, :, 0]
+    x_new = x + np.einsum("nij,nj->ni", K, innov)  # (not K @ innov: einsum's rounding is kept on purpose)
     eye = np.eye(2 * dim)
     IKH = np.repeat(eye[None], K.shape[0], axis=0)
     IKH[:, :, :dim] = eye[:, :dim] - K  # I - K H with H = [I 0]
