@@ -144,6 +144,7 @@ class SubjectFilter:
             "vertical_accel_sigma_mps2", vertical_accel_sigma_mps2, 50.0
         )
         self._q_psd = np.array([self.accel_sigma_mps2**2] * 2 + [self.vertical_accel_sigma_mps2**2])
+        self._transition_cache: dict[float, tuple[FloatArray, FloatArray]] = {}
         self.reset()
 
     # ----------------------------------------------------------------------------------------- state
@@ -213,6 +214,22 @@ class SubjectFilter:
 
     def transition(self, dt_s: float) -> tuple[FloatArray, FloatArray]:
         """``(F, Q)`` of the constant-velocity model over ``dt_s`` seconds (continuous white acceleration)."""
+        F, Q = self._transition_cached(float(dt_s))
+        return F.copy(), Q.copy()
+
+    def _transition_cached(self, dt_s: float) -> tuple[FloatArray, FloatArray]:
+        """:meth:`transition` for the last few ``dt_s`` (the control period repeats): read-only arrays."""
+        hit = self._transition_cache.get(dt_s)
+        if hit is None:
+            hit = self._transition_uncached(dt_s)
+            for arr in hit:
+                arr.setflags(write=False)
+            if len(self._transition_cache) >= 8:
+                self._transition_cache.clear()
+            self._transition_cache[dt_s] = hit
+        return hit
+
+    def _transition_uncached(self, dt_s: float) -> tuple[FloatArray, FloatArray]:
         F = np.eye(STATE_DIM)
         F[POS, VEL] = dt_s * np.eye(3)
         q = np.diag(self._q_psd)
@@ -229,7 +246,7 @@ class SubjectFilter:
         dt = t - t0
         if dt < 0.0:
             raise InvalidValueError(f"stamp_s: must not go back in time; got {t} before filter stamp {t0}")
-        F, Q = self.transition(dt)
+        F, Q = self._transition_cached(dt)
         P_new = F @ P @ F.T + Q
         return F @ x, 0.5 * (P_new + P_new.T)
 

@@ -118,17 +118,19 @@ class PeopleMemory:
 
         seen: set[int] = set()
         unplaced: list[int] = []
-        present = {int(tid) for tid, st in zip(tracks.track_id, tracks.state) if int(st) == TrackState.CONFIRMED}
-        for i in range(len(tracks)):
-            tid = int(tracks.track_id[i])
-            if int(tracks.state[i]) != TrackState.CONFIRMED:
+        confirmed = int(TrackState.CONFIRMED)
+        ids, states = tracks.track_id.tolist(), tracks.state.tolist()
+        present = {tid for tid, st in zip(ids, states) if st == confirmed}
+        positions, sigmas = tracks.position_ned_m.tolist(), tracks.position_sigma_m.tolist()
+        for i, tid in enumerate(ids):
+            if states[i] != confirmed:
                 continue
-            pos = np.array(tracks.position_ned_m[i], dtype=np.float64)
-            if not np.all(np.isfinite(pos)):
+            if not all(map(math.isfinite, positions[i])):
                 if tid not in self._people:
                     unplaced.append(tid)
                 continue
-            sigma = float(tracks.position_sigma_m[i])
+            pos = np.array(positions[i], dtype=np.float64)
+            sigma = float(sigmas[i])
             if not (math.isfinite(sigma) and sigma >= 0.0):
                 LOG.debug("track %d has no position sigma; using %.1f m", tid, UNKNOWN_SIGMA_M)
                 sigma = UNKNOWN_SIGMA_M

@@ -373,12 +373,8 @@ class VehicleState:
 
     @property
     def is_finite(self) -> bool:
-        return bool(
-            np.all(np.isfinite(self.position_ned_m))
-            and np.all(np.isfinite(self.velocity_ned_mps))
-            and np.all(np.isfinite(self.attitude_rpy_rad))
-            and math.isfinite(self.stamp_s)
-        )
+        return all(map(math.isfinite, (*self.position_ned_m.tolist(), *self.velocity_ned_mps.tolist(),
+                                       *self.attitude_rpy_rad.tolist(), self.stamp_s)))
 
 
 #: Modes in which the operator has handed velocity control to the companion computer.

@@ -71,15 +71,15 @@ class FollowController:
         estimate is invalid or the estimate/vehicle state is not finite."""
         if not (math.isfinite(dt_s) and dt_s > 0.0):
             raise InvalidValueError(f"dt_s: must be a positive finite number of seconds, got {dt_s!r}")
-        if not estimate.valid or not vehicle.is_finite or not (
-                np.isfinite(estimate.position_ned_m).all() and np.isfinite(estimate.velocity_ned_mps).all()):
+        s_pos, s_vel = estimate.position_ned_m.tolist(), estimate.velocity_ned_mps.tolist()
+        if not estimate.valid or not vehicle.is_finite or not all(map(math.isfinite, (*s_pos, *s_vel))):
             self._v_cmd = None
             self._a_cmd = (0.0, 0.0, 0.0)
             return None
         cfg = self.cfg
-        sn, se, sd = (float(x) for x in estimate.position_ned_m)
-        un, ue, ud = (float(x) for x in estimate.velocity_ned_mps)
-        pn, pe, pd = (float(x) for x in vehicle.position_ned_m)
+        sn, se, sd = s_pos
+        un, ue, ud = s_vel
+        pn, pe, pd = vehicle.position_ned_m.tolist()
         if math.hypot(un, ue) >= max(cfg.heading_min_speed_mps, 1e-6):
             self._heading_rad = math.atan2(ue, un)
         elif self._heading_rad is None:
