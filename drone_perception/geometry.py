@@ -274,9 +274,9 @@ def locate_people(
         raise InvalidValueError(f"ground_down_m: must be finite, got {ground_down_m!r}")
     boxes = _points("xyxy_px", xyxy_px, 4)
     n = boxes.shape[0]
-    if not np.all(np.isfinite(boxes)):
+    if not np.isfinite(boxes).all():
         raise InvalidValueError("xyxy_px: contains NaN or infinite values")
-    if n and (np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1])):
+    if n and ((boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any()):
         raise InvalidValueError("xyxy_px: boxes must have x2 >= x1 and y2 >= y1")
     if n <= _SCALAR_MAX_ROWS:
         return _locate_people_scalar(camera, boxes, float(person_height_m), float(pixel_sigma_px),

@@ -215,7 +215,7 @@ class Pipeline:
             return status, TargetEstimate.invalid(now_s, -1 if status.track_id is None else status.track_id)
         measurement = None
         row = status.row if new_perception else None
-        if row is not None and np.all(np.isfinite(tracks.position_ned_m[row])):
+        if row is not None and np.isfinite(tracks.position_ned_m[row]).all():
             sigma = float(tracks.position_sigma_m[row])
             sigma = sigma if math.isfinite(sigma) and sigma > 0 else 2.0
             cov = np.diag([sigma**2, sigma**2, 0.25])

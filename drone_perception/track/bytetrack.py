@@ -139,7 +139,9 @@ class ByteTracker:
         if len(t):
             t.x, t.P = self.box_filter.predict(t.x, t.P, dt)
             g = t.ground_valid
-            if g.any():
+            if g.all():  # (the common case: no row selection needed)
+                t.gx, t.gP = self.ground_filter.predict(t.gx, t.gP, dt)
+            elif g.any():
                 gx, gP = self.ground_filter.predict(t.gx[g], t.gP[g], dt)
                 t.gx[g], t.gP[g] = gx, gP
             if camera is not None and g.any():
@@ -252,8 +254,8 @@ class ByteTracker:
         from drone_perception.geometry import locate_people  # engineer A's module; imported on use
 
         fix = locate_people(camera, det_xyxy, person_height_m=self.config.person_height_m)
-        valid = np.asarray(fix.valid, bool) & np.all(np.isfinite(fix.position_ned_m), axis=1)
-        valid &= np.all(np.isfinite(fix.cov_ned_m2[:, :2, :2]), axis=(1, 2))
+        valid = np.asarray(fix.valid, bool) & np.isfinite(fix.position_ned_m).all(axis=1)
+        valid &= np.isfinite(fix.cov_ned_m2[:, :2, :2]).all(axis=(1, 2))
         return (np.asarray(fix.position_ned_m, float), np.asarray(fix.cov_ned_m2, float), valid,
                 np.asarray(fix.range_m, float))
 
@@ -273,7 +275,7 @@ class ByteTracker:
             return
         foot = np.concatenate([t.gx[rows, :2], t.down_m[rows, None]], axis=1)
         xyxy, visible = person_box(camera, foot, self.config.person_height_m, t.width_m[rows])
-        vis = np.asarray(visible, bool) & np.all(np.isfinite(xyxy), axis=1)
+        vis = np.asarray(visible, bool) & np.isfinite(xyxy).all(axis=1)
         if not vis.any():
             return
         z = self.box_filter.xyxy_to_z(np.asarray(xyxy, float)[vis])
