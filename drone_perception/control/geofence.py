@@ -37,6 +37,10 @@ class Boundary:
     distance_m: float
 
 
+#: A :class:`Boundary` as a plain tuple ``(limit, normal_ned, distance_m)``.
+BoundaryRow = tuple[str, tuple[float, float, float], float]
+
+
 def _nearest_on_segment(pn: float, pe: float, an: float, ae: float, bn: float, be: float) -> tuple[float, float]:
     dn, de = bn - an, be - ae
     den = dn * dn + de * de
@@ -105,6 +109,11 @@ class Geofence:
         return m >= 0.0  # NaN compares False
 
     def boundaries(self, point_ned_m: PointLike, within_m: float) -> list[Boundary]:
+        """Boundaries whose signed distance from the point is at most ``within_m`` (see
+        :meth:`boundary_rows`, which returns the same as plain tuples, cheaper in the governor's loop)."""
+        return [Boundary(limit, normal, dist) for limit, normal, dist in self.boundary_rows(point_ned_m, within_m)]
+
+    def boundary_rows(self, point_ned_m: PointLike, within_m: float) -> list[BoundaryRow]:
         """Boundaries whose signed distance from the point is at most ``within_m``.
 
         Inside the polygon every edge within reach is returned, with its outward normal taken from the
@@ -114,15 +123,15 @@ class Geofence:
         ceiling and tether are returned the same way (tether normal: radial from the anchor).
         """
         pn, pe, pd = float(point_ned_m[0]), float(point_ned_m[1]), float(point_ned_m[2])
-        out: list[Boundary] = []
+        out: list[BoundaryRow] = []
         inside = self._inside_polygon(pn, pe)
-        nearest: Boundary | None = None
+        nearest: BoundaryRow | None = None
         for an, ae, bn, be in self._edges:
             qn, qe = _nearest_on_segment(pn, pe, an, ae, bn, be)
             dn, de = qn - pn, qe - pe
             dist = math.hypot(dn, de)
             if dist >= 1e-9 and (dist > within_m if inside else nearest is not None and
-                                 -dist <= nearest.distance_m):
+                                 -dist <= nearest[2]):
                 continue  # would not be returned (shortcut of the rules below)
             if dist < 1e-9:  # on the edge: outward = edge normal, sign from the winding
                 en, ee = bn - an, be - ae
@@ -134,26 +143,26 @@ class Geofence:
                 nrm = (dn / dist, de / dist)
             else:
                 nrm = (-dn / dist, -de / dist)
-            b = Boundary(L.FENCE, (nrm[0], nrm[1], 0.0), dist if inside else -dist)
+            b = (L.FENCE, (nrm[0], nrm[1], 0.0), dist if inside else -dist)
             if inside:
                 if dist <= within_m:
                     out.append(b)
-            elif nearest is None or b.distance_m > nearest.distance_m:
+            elif nearest is None or b[2] > nearest[2]:
                 nearest = b
         if nearest is not None:
             out.append(nearest)
         h = -pd
         if h - self.altitude_floor_m <= within_m:
-            out.append(Boundary(L.ALTITUDE_FLOOR, (0.0, 0.0, 1.0), h - self.altitude_floor_m))
+            out.append((L.ALTITUDE_FLOOR, (0.0, 0.0, 1.0), h - self.altitude_floor_m))
         if self.altitude_ceiling_m - h <= within_m:
-            out.append(Boundary(L.ALTITUDE_CEILING, (0.0, 0.0, -1.0), self.altitude_ceiling_m - h))
+            out.append((L.ALTITUDE_CEILING, (0.0, 0.0, -1.0), self.altitude_ceiling_m - h))
         if self.tether_length_m is not None:
             a = self.tether_anchor_ned_m
             rn, re, rd = pn - a[0], pe - a[1], pd - a[2]
             r = math.sqrt(rn * rn + re * re + rd * rd)
             if self.tether_length_m - r <= within_m:
                 nrm3 = (rn / r, re / r, rd / r) if r > 1e-9 else (0.0, 0.0, -1.0)
-                out.append(Boundary(L.TETHER, nrm3, self.tether_length_m - r))
+                out.append((L.TETHER, nrm3, self.tether_length_m - r))
         return out
 
     @staticmethod

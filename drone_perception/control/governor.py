@@ -373,7 +373,7 @@ class SafetyGovernor:
         self._prev_v, self._prev_t = x, now
         self._hold_since_s = None
         sp = stopping_point(p_act, x, decel_mps2=self.decel_mps2, latency_s=self.horizon_s)
-        return GovernorOutput(safe, True, min_sep, sp, self.fence.margin_m(sp), feasible)
+        return GovernorOutput(safe, True, min_sep, sp, self.fence.margin_m(sp.tolist()), feasible)
 
     def _accel_and_sector(self, v: Vec, veh: VehicleState, sector: tuple[float, float] | None, now: float,
                           limits: set[str]) -> Vec:

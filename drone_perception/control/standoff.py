@@ -151,16 +151,16 @@ def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float) -> tuple[l
     """
     halfspaces: list[HalfSpace] = []
     balls: list[Ball] = []
-    for b in fence.boundaries(p, reach_m):
-        if b.limit == L.TETHER:
+    for limit, normal, distance_m in fence.boundary_rows(p, reach_m):
+        if limit == L.TETHER:
             a = fence.tether_anchor_ned_m
             length = fence.tether_length_m or 0.0
-            r = length - b.distance_m
+            r = length - distance_m
             radius = max(length - FENCE_EPS_M, r) / tau_s
             balls.append(((a[0] - p[0]) / tau_s, (a[1] - p[1]) / tau_s, (a[2] - p[2]) / tau_s, radius, L.TETHER))
         else:
-            rhs = max(0.0, b.distance_m - FENCE_EPS_M) / tau_s
-            halfspaces.append((b.normal_ned[0], b.normal_ned[1], b.normal_ned[2], rhs, b.limit))
+            rhs = max(0.0, distance_m - FENCE_EPS_M) / tau_s
+            halfspaces.append((normal[0], normal[1], normal[2], rhs, limit))
     return halfspaces, balls
 
 
