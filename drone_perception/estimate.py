@@ -158,6 +158,7 @@ class SubjectFilter:
         self._track_id = -1
         self._innovation: FloatArray | None = None
         self._innovation_cov: FloatArray | None = None
+        self._predict_cache: tuple[FloatArray, FloatArray, float, float, FloatArray, FloatArray] | None = None
 
     @property
     def initialized(self) -> bool:
@@ -246,9 +247,16 @@ class SubjectFilter:
         dt = t - t0
         if dt < 0.0:
             raise InvalidValueError(f"stamp_s: must not go back in time; got {t} before filter stamp {t0}")
+        # The pipeline asks for the prediction to the same stamp twice (lock gate, then predict_to): reuse it
+        # while the state arrays are the very same objects (they are replaced, never mutated in place).
+        c = self._predict_cache
+        if c is not None and c[0] is x and c[1] is P and c[2] == t0 and c[3] == t:
+            return c[4], c[5]
         F, Q = self._transition_cached(dt)
         P_new = F @ P @ F.T + Q
-        return F @ x, 0.5 * (P_new + P_new.T)
+        x_pred, P_pred = F @ x, 0.5 * (P_new + P_new.T)
+        self._predict_cache = (x, P, t0, t, x_pred, P_pred)
+        return x_pred, P_pred
 
     # ----------------------------------------------------------------------------------------- steps
 

@@ -52,3 +52,24 @@ def test_fast_acceptance_implies_full_checks_pass(seed: int) -> None:
             passed = False
         assert passed == _full_check_passes(z, R)
     assert accepted > 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reused_prediction_matches_fresh_filter(seed: int) -> None:
+    """Asking for the prediction first (as the pipeline does) leaves the filter bit-identical."""
+    rng = np.random.default_rng(seed)
+    asked, plain = est.SubjectFilter(), est.SubjectFilter()
+    for k in range(30):
+        t = 0.05 * k
+        meas = None if rng.random() < 0.2 else (rng.normal(0.0, 5.0, 3), np.diag(rng.uniform(0.1, 2.0, 3)))
+        if asked.initialized:
+            pos, cov = asked.predicted_position(t)
+            F, Q = plain.transition(t - plain.stamp_s)  # the prediction written out, from the other filter
+            P = F @ plain.P @ F.T + Q
+            np.testing.assert_array_equal(pos, (F @ plain.x)[:3])
+            np.testing.assert_array_equal(cov, (0.5 * (P + P.T))[:3, :3])
+            pos[:] = np.nan  # callers' copies are theirs: mutating one must not touch the filter
+        a = asked.step(t, 1, meas)
+        p = plain.step(t, 1, meas)
+        np.testing.assert_array_equal(a.position_ned_m, p.position_ned_m)
+        np.testing.assert_array_equal(a.cov_ned_m2, p.cov_ned_m2)
