@@ -177,7 +177,10 @@ class ByteTracker:
                 d2[np.ix_(tg, dg)] = sub
                 ok &= d2 <= cfg.ground_gate_chi2
                 cost = cost + GROUND_COST_WEIGHT * np.minimum(d2, cfg.ground_gate_chi2) / cfg.ground_gate_chi2
-            r, c = assign(cost, ok)
+            if ok.shape == (1, 1):  # one pair: the Hungarian solve is a formality (same result as assign)
+                r = c = np.zeros(1 if ok[0, 0] else 0, np.int64)
+            else:
+                r, c = assign(cost, ok)
             tr, dr = track_rows[r], det_rows[c]
             det_track[dr] = tr
             matched_rows[tr] = True

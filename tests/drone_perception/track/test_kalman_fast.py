@@ -87,3 +87,14 @@ def test_mahalanobis_scalar_matches_numpy(seed: int) -> None:
     got = kalman._mahalanobis2_ne_scalar(a, ca, b, cb)
     want = kalman._mahalanobis2_ne_numpy(a, ca, b, cb)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("admissible", [True, False])
+def test_single_pair_shortcut_matches_assign(admissible: bool) -> None:
+    """ByteTracker skips the Hungarian solve for a 1x1 problem: assign() gives the same answer."""
+    from drone_perception.track.association import assign
+
+    r, c = assign(np.array([[0.3]]), np.array([[admissible]]))
+    expected = [0] if admissible else []
+    assert r.tolist() == expected and c.tolist() == expected
+    assert r.dtype == np.int64 and c.dtype == np.int64
