@@ -347,10 +347,12 @@ class SafetyGovernor:
         if not cons.feasible(v, use_sector=False):
             violated = cons.violated(v)
             v_try = v
-            if any(name in _PEOPLE_LIMITS for name in violated):
-                # A person is too close or closing too fast: climb as hard as allowed while backing off.
-                # Height is the escape that always exists (people are on the ground, the ceiling is a
-                # constraint of its own), and it is what works against someone faster than the vehicle.
+            if any(name in _PEOPLE_LIMITS for name in cons.violated((0.0, 0.0, 0.0))):
+                # Even stopping is not enough: a person is inside the boundary or closing on the vehicle
+                # faster than it may stop. Climb as hard as allowed while backing off: height is the escape
+                # that always exists (people are on the ground, the ceiling is a constraint of its own), and
+                # the one that works against someone faster than the vehicle. When stopping would do, the
+                # minimum change is kept (no needless climb that would lose the subject below the image).
                 v_try = (v[0], v[1], -self.vv_mps)
             x, feasible = self._solve(cons, v_try, sector)
             limits.update(violated)
