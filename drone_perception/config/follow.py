@@ -28,5 +28,5 @@ class FollowConfig(BaseModel):
     yaw_gain_per_s: float = Field(1.5, gt=0.0, le=10.0)
     heading_min_speed_mps: float = Field(0.8, ge=0.0, le=5.0,
                                          description="Below this subject speed the 'behind' direction "
-                                         "keeps its last value instead of following noise (0.8 m/s: a stopped subject's estimated "
-                                         "speed noise reaches ~0.6 m/s).")
+                                         "keeps its last value instead of following noise (0.8 m/s: a "
+                                         "stopped subject's estimated speed noise reaches ~0.6 m/s).")
