@@ -354,6 +354,10 @@ class SafetyGovernor:
                 # the one that works against someone faster than the vehicle. When stopping would do, the
                 # minimum change is kept (no needless climb that would lose the subject below the image).
                 v_try = (v[0], v[1], -self.vv_mps)
+            elif any(name in _PEOPLE_LIMITS for name in violated) and v[2] > 0.0:
+                # Close enough to a person that a limit binds: never descend towards them (lower is where a
+                # runner can get under the vehicle); keep the rest of the minimum change.
+                v_try = (v[0], v[1], 0.0)
             x, feasible = self._solve(cons, v_try, sector)
             limits.update(violated)
             limits.update(cons.active(x, _ACTIVE_TOL))

@@ -63,3 +63,15 @@ def test_evasion_never_closes_on_the_person(build: Callable[..., GovernorInput],
     assert v[0] <= 1e-9 and v[2] <= 1e-9
     assert math.hypot(v[0], v[1]) <= SafetyConfig().max_horizontal_speed_mps + 1e-9
     assert abs(v[2]) <= SafetyConfig().max_vertical_speed_mps + 1e-9
+
+
+def test_never_descends_towards_a_person_while_a_people_limit_binds(build: Callable[..., GovernorInput]) -> None:
+    # 8 m up, a person 16 m north walking at the vehicle; the proposal flies at them and dives.
+    inp = build(position=(0.0, 0.0, -8.0), command=(3.0, 0.0, 1.5), people=((16.0, 0.0, 0.0),),
+                people_velocity=((-1.5, 0.0, 0.0),))
+    out = SafetyGovernor(SafetyConfig(), FenceConfig()).step(inp)
+    assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED}
+    assert out.safe.command.velocity_ned_mps[2] <= 1e-9  # no descent
+    # and far from everyone the same dive passes untouched
+    far = build(position=(0.0, 0.0, -8.0), command=(3.0, 0.0, 1.5), people=((200.0, 0.0, 0.0),))
+    assert SafetyGovernor(SafetyConfig(), FenceConfig()).step(far).safe.verdict is Verdict.PASS
