@@ -67,11 +67,13 @@ def test_evasion_never_closes_on_the_person(build: Callable[..., GovernorInput],
 
 def test_never_descends_towards_a_person_while_a_people_limit_binds(build: Callable[..., GovernorInput]) -> None:
     # 8 m up, a person 16 m north walking at the vehicle; the proposal flies at them and dives.
-    inp = build(position=(0.0, 0.0, -8.0), command=(3.0, 0.0, 1.5), people=((16.0, 0.0, 0.0),),
+    inp = build(position=(0.0, 0.0, -8.0), velocity=(3.0, 0.0, 1.5), command=(3.0, 0.0, 1.5),
+                people=((16.0, 0.0, 0.0),),
                 people_velocity=((-1.5, 0.0, 0.0),))
     out = SafetyGovernor(SafetyConfig(), FenceConfig()).step(inp)
     assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED}
     assert out.safe.command.velocity_ned_mps[2] <= 1e-9  # no descent
     # and far from everyone the same dive passes untouched
-    far = build(position=(0.0, 0.0, -8.0), command=(3.0, 0.0, 1.5), people=((200.0, 0.0, 0.0),))
+    far = build(position=(0.0, 0.0, -8.0), velocity=(3.0, 0.0, 1.5), command=(3.0, 0.0, 1.5),
+                people=((200.0, 0.0, 0.0),))
     assert SafetyGovernor(SafetyConfig(), FenceConfig()).step(far).safe.verdict is Verdict.PASS
