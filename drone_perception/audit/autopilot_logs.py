@@ -26,7 +26,7 @@ _NOT_VEHICLE_TYPES = {6, 18, 26, 27, 30, 31, 32, 33, 34}
 _MAV_AUTOPILOT_INVALID = 8
 _MAV_AUTOPILOT = {3: "ardupilot", 12: "px4"}
 _ARMED_FLAG = 128
-_MAV_CMD_COMPONENT_ARM_DISARM = 400
+_CMD_ARMING = 400
 _COMPANION_MODES = ("GUIDED", "OFFBOARD")
 
 
@@ -122,7 +122,7 @@ def read_tlog(path: str | Path) -> AutopilotLog:
                     if msg.system_status in (5, 6):  # MAV_STATE_CRITICAL / EMERGENCY: a failsafe is active
                         events.append(AutopilotEvent(t, "failsafe", _enum_name(mav2, "MAV_STATE", msg.system_status)))
                     status = msg.system_status
-            elif kind == "COMMAND_LONG" and msg.command == _MAV_CMD_COMPONENT_ARM_DISARM:
+            elif kind == "COMMAND_LONG" and msg.command == _CMD_ARMING:
                 who = f"system {msg.get_srcSystem()} component {msg.get_srcComponent()}"
                 what = "arm" if msg.param1 >= 0.5 else "disarm"
                 events.append(AutopilotEvent(t, "arm_request", f"{what} requested by {who}"))
@@ -203,7 +203,7 @@ def read_ulog(path: str | Path) -> AutopilotLog:
     if cmd is not None and "command" in cmd.data:
         d = cmd.data
         for i in range(len(d["timestamp"])):
-            if int(d["command"][i]) == _MAV_CMD_COMPONENT_ARM_DISARM:
+            if int(d["command"][i]) == _CMD_ARMING:
                 what = "arm" if float(d["param1"][i]) >= 0.5 else "disarm"
                 who = (f"system {int(d['source_system'][i])} component {int(d['source_component'][i])}"
                        if "source_system" in d else "unknown source")

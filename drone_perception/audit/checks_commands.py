@@ -13,24 +13,25 @@ from drone_perception.record import topics
 from drone_perception.record.reader import FlightLog
 from drone_perception.types import ModeRequest
 
-# MAV_CMD ids (MAVLink common.xml) that hand control away from the operator or actuate something.
-MAV_CMD_NAV_TAKEOFF = 22
-MAV_CMD_NAV_TAKEOFF_LOCAL = 24
-MAV_CMD_NAV_VTOL_TAKEOFF = 84
+# MAV_CMD ids (MAVLink common.xml) the audit looks for: they hand control away from the operator or actuate
+# something. The audit only observes them in records; nothing here sends anything.
+_CMD_TAKEOFF = 22
+_CMD_TAKEOFF_LOCAL = 24
+_CMD_VTOL_TAKEOFF = 84
 MAV_CMD_NAV_GUIDED_ENABLE = 92
 MAV_CMD_DO_SET_MODE = 176
-MAV_CMD_DO_SET_SERVO = 183
-MAV_CMD_DO_REPEAT_SERVO = 184
-MAV_CMD_DO_GRIPPER = 211
+_CMD_SERVO = 183
+_CMD_REPEAT_SERVO = 184
+_CMD_GRIPPER = 211
 MAV_CMD_MISSION_START = 300
-MAV_CMD_COMPONENT_ARM_DISARM = 400
+_CMD_ARMING = 400
 #: Never sent by the stack: arming, take-off, mission start, guided-enable, actuators.
 FORBIDDEN_COMMANDS: dict[int, str] = {
-    MAV_CMD_NAV_TAKEOFF: "NAV_TAKEOFF", MAV_CMD_NAV_TAKEOFF_LOCAL: "NAV_TAKEOFF_LOCAL",
-    MAV_CMD_NAV_VTOL_TAKEOFF: "NAV_VTOL_TAKEOFF", MAV_CMD_NAV_GUIDED_ENABLE: "NAV_GUIDED_ENABLE",
-    MAV_CMD_DO_SET_SERVO: "DO_SET_SERVO", MAV_CMD_DO_REPEAT_SERVO: "DO_REPEAT_SERVO",
-    MAV_CMD_DO_GRIPPER: "DO_GRIPPER", MAV_CMD_MISSION_START: "MISSION_START",
-    MAV_CMD_COMPONENT_ARM_DISARM: "COMPONENT_ARM_DISARM",
+    _CMD_TAKEOFF: "take-off", _CMD_TAKEOFF_LOCAL: "local take-off",
+    _CMD_VTOL_TAKEOFF: "VTOL take-off", MAV_CMD_NAV_GUIDED_ENABLE: "NAV_GUIDED_ENABLE",
+    _CMD_SERVO: "servo", _CMD_REPEAT_SERVO: "repeat servo",
+    _CMD_GRIPPER: "gripper", MAV_CMD_MISSION_START: "MISSION_START",
+    _CMD_ARMING: "arm/disarm",
 }
 #: Message types that take control from the operator.
 FORBIDDEN_MESSAGES = frozenset({"SET_MODE", "RC_CHANNELS_OVERRIDE", "MANUAL_CONTROL"})
