@@ -37,6 +37,7 @@ from drone_perception.types import (
     Tracks,
     VehicleState,
     VelocityCommand,
+    to_jsonable,
 )
 
 log = logging.getLogger(__name__)
@@ -141,9 +142,9 @@ class Pipeline:
             status, estimate = self._estimate_subject(tracks, now_s, new_perception=detections is not None)
             self._people = self.people_memory.update(tracks, status.track_id, now_s)
             proposed = self._propose(operator, estimate, vehicle, now_s)
-        except (DronePerceptionError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-            # Fail closed: the governor turns "no proposed command" into a hold.
-            log.warning("pipeline stage failed, holding: %s", exc)
+        except Exception:  # any stage failure, expected or a bug, must end in a hold
+            # Fail closed (charter item 3): the governor turns "no proposed command" into a hold.
+            log.exception("pipeline stage failed, holding")
             proposed = None
             estimate = TargetEstimate.invalid(now_s)
         people = self._people if self._people is not None else People.empty(now_s)
@@ -236,8 +237,6 @@ class Pipeline:
 
 
 def _safe_message(gov: GovernorOutput, now_s: float) -> dict[str, object]:
-    from drone_perception.types import to_jsonable
-
     msg = to_jsonable(gov.safe)
     msg.update(
         {
