@@ -298,7 +298,7 @@ class MavlinkBridge:
         for name, value in fence_params(fence, self.dialect, altitude_floor=altitude_floor).items():
             set_param_verified(self.link, name, value, timeout_s=max(0.05, deadline - self.link.now()),
                                now_s=self.link.now())
-        items = fence_items(fence, home.lat_deg, home.lon_deg)
+        items = fence_items(fence, home.lat_deg, home.lon_deg, home.position_ned_m[:2])
         upload_fence_items(self.link, items, timeout_s=max(0.05, deadline - self.link.now()), now_s=self.link.now())
         got = download_fence_items(self.link, timeout_s=max(0.05, deadline - self.link.now()),
                                    now_s=self.link.now())

@@ -54,17 +54,25 @@ def ne_to_latlon(north_m: float, east_m: float, home_lat_deg: float, home_lon_de
     return lat, lon
 
 
-def fence_items(fence: FenceConfig, home_lat_deg: float, home_lon_deg: float) -> list[FenceItem]:
-    """The mission items for ``fence`` around home."""
+def fence_items(fence: FenceConfig, home_lat_deg: float, home_lon_deg: float,
+                home_ne_m: tuple[float, float] = (0.0, 0.0)) -> list[FenceItem]:
+    """The mission items for ``fence``. The fence is in the local NED frame (the frame of LOCAL_POSITION_NED,
+    whose origin is the EKF origin); ``home_ne_m`` is home in that frame (HOME_POSITION x, y), so each vertex
+    is placed at its offset from home, not at its local coordinates read as an offset (home is rarely exactly
+    the EKF origin)."""
     if not (math.isfinite(home_lat_deg) and math.isfinite(home_lon_deg) and abs(home_lat_deg) < 89.0):
         raise BridgeError(f"home position ({home_lat_deg}, {home_lon_deg}) unusable for a fence upload")
+    hn, he = (float(v) for v in home_ne_m)
+    if not (math.isfinite(hn) and math.isfinite(he)):
+        raise BridgeError(f"home local position {home_ne_m} unusable for a fence upload")
     n = len(fence.polygon_ne_m)
     items = []
     for north, east in fence.polygon_ne_m:
-        lat, lon = ne_to_latlon(north, east, home_lat_deg, home_lon_deg)
+        lat, lon = ne_to_latlon(north - hn, east - he, home_lat_deg, home_lon_deg)
         items.append(FenceItem(VERTEX, float(n), round(lat * 1e7), round(lon * 1e7)))
     if fence.tethered and fence.tether_length_m is not None:
-        lat, lon = ne_to_latlon(*fence.tether_anchor_ne_m, home_lat_deg, home_lon_deg)
+        an, ae = fence.tether_anchor_ne_m
+        lat, lon = ne_to_latlon(an - hn, ae - he, home_lat_deg, home_lon_deg)
         items.append(FenceItem(CIRCLE, float(fence.tether_length_m), round(lat * 1e7), round(lon * 1e7)))
     return items
 

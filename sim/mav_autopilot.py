@@ -140,6 +140,7 @@ class CopterAutopilot:
         self._yaw_rate_sp_radps = 0.0
         self._rtl_phase = "climb"
         self._breached: frozenset[str] = frozenset()
+        self._floor_active = False  # FENCE_ALT_MIN applies once the vehicle has been above it
         self._ground_idle_s = 0.0
         self._armed_time_s = 0.0
 
@@ -405,10 +406,14 @@ class CopterAutopilot:
         p = self.params
         if not p.get("FENCE_ENABLE") or self.landed:
             self._breached = frozenset()
+            self._floor_active = False
             return
+        alt_above_home_m = float(self.home_ned_m[2] - self.estimated_position_ned_m[2])
+        self._floor_active = self._floor_active or alt_above_home_m > p.get("FENCE_ALT_MIN")
         now = fence_breaches(self.estimated_position_ned_m, self.home_ned_m, self.fence,
                              fence_type=int(p.get("FENCE_TYPE")), alt_max_m=p.get("FENCE_ALT_MAX"),
-                             radius_m=p.get("FENCE_RADIUS"))
+                             radius_m=p.get("FENCE_RADIUS"),
+                             alt_min_m=p.get("FENCE_ALT_MIN") if self._floor_active else None)
         new = now - self._breached
         if now and not self._breached:
             action = int(p.get("FENCE_ACTION"))

@@ -131,13 +131,17 @@ class FenceGeometry:
 
 def fence_breaches(
     position_ned_m: np.ndarray, home_ned_m: np.ndarray, geometry: FenceGeometry, *, fence_type: int,
-    alt_max_m: float, radius_m: float,
+    alt_max_m: float, radius_m: float, alt_min_m: float | None = None,
 ) -> frozenset[str]:
-    """Breached fence kinds (``"alt_max"``, ``"circle"``, ``"polygon"``) given ``FENCE_TYPE`` bits."""
+    """Breached fence kinds (``"alt_max"``, ``"alt_min"``, ``"circle"``, ``"polygon"``) given ``FENCE_TYPE``
+    bits. ``alt_min_m``: the floor, or None while it does not apply yet (ArduCopter enables it only once the
+    vehicle has climbed above it)."""
     out = set()
     alt_above_home_m = float(home_ned_m[2] - position_ned_m[2])
     if fence_type & 1 and alt_above_home_m > alt_max_m:
         out.add("alt_max")
+    if fence_type & 8 and alt_min_m is not None and alt_above_home_m < alt_min_m:
+        out.add("alt_min")
     d = position_ned_m[:2] - home_ned_m[:2]
     if fence_type & 2 and math.hypot(float(d[0]), float(d[1])) > radius_m:
         out.add("circle")

@@ -64,6 +64,8 @@ class MavlinkLoopOptions:
     still runs). ``companion_dead_at_s``: from this world time the whole companion (pipeline and bridge) is gone.
     ``vehicle_params``: ArduCopter parameters of the sim vehicle (e.g. ``{"GUID_TIMEOUT": 1.0}``); the bridge
     still writes GUID_TIMEOUT = ``config.link.guided_timeout_s`` at connect unless ``write_guid_timeout`` is off.
+    ``upload_fence``: the bridge uploads the stack's fence to the autopilot (the second layer) and verifies it
+    before the crew arms, as on a real vehicle.
     """
 
     vehicle_rate_hz: float = 100.0
@@ -75,6 +77,7 @@ class MavlinkLoopOptions:
     companion_dead_at_s: float | None = None
     vehicle_params: dict[str, float] = field(default_factory=dict)
     write_guid_timeout: bool = True
+    upload_fence: bool = True
     click_period_s: float = 0.5
 
 
@@ -180,7 +183,8 @@ class MavlinkScenarioLoop:
             self.clock.pumping = False
 
     def launch(self) -> None:
-        """Connect the bridge, write GUID_TIMEOUT, let the crew arm/GUIDED/take off; world time starts after."""
+        """Connect the bridge, write GUID_TIMEOUT, upload the fence, let the crew arm/GUIDED/take off; world time
+        starts after."""
         cfg, opts = self.config, self.options
         self.recorder.record(topics.META, self.clock(), {
             "config": cfg.model_dump(mode="json"), "scenario": self.name, "seed": self.seed, "link": "mavlink",
@@ -194,6 +198,8 @@ class MavlinkScenarioLoop:
         if opts.write_guid_timeout:
             self._blocking(self.bridge.configure_command_timeout, cfg.link.guided_timeout_s,
                            timeout_s=opts.connect_timeout_s)
+        if opts.upload_fence:  # the autopilot's own fence: the second layer, verified by download
+            self._blocking(self.bridge.upload_fence, cfg.fence, timeout_s=opts.connect_timeout_s)
         self.gcs.operator_launch(self.height_m, timeout_s=opts.launch_timeout_s)
         for _ in range(round(0.5 / self.vehicle_dt_s)):  # settle in the hover, dead-man flowing
             self._pump()

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from drone_perception.config import StackConfig
+from drone_perception.config.safety import FenceConfig
 from drone_perception.interfaces import NullRecorder, Recorder
 from drone_perception.record import topics
 from drone_perception.types import VehicleState
@@ -26,6 +28,9 @@ from sim.operator import OperatorScript
 from sim.runner import ScenarioResult, TruthMeter
 from sim.vehicle import Multicopter, MulticopterParams
 from sim.world import World
+
+if TYPE_CHECKING:
+    from firmware_bridge.bridge import MavlinkBridge
 
 
 def ground_start_dynamics(world: World) -> Multicopter:
@@ -74,15 +79,39 @@ class ReportedPose:
 
 
 # ---------------------------------------------------------------------------------------------- external SITL
+def shift_fence(fence: FenceConfig, by_ne_m: np.ndarray) -> FenceConfig:
+    """``fence`` moved by ``by_ne_m`` (north, east metres): the same fence in a frame shifted by that much."""
+    dn, de = float(by_ne_m[0]), float(by_ne_m[1])
+    return fence.model_copy(update={
+        "polygon_ne_m": tuple((n + dn, e + de) for n, e in fence.polygon_ne_m),
+        "tether_anchor_ne_m": (fence.tether_anchor_ne_m[0] + dn, fence.tether_anchor_ne_m[1] + de)})
+
+
+def _wait_for_position(bridge: MavlinkBridge, timeout_s: float) -> np.ndarray:
+    """The vehicle's first valid local position (m, NED), polling the bridge; LinkTimeout after ``timeout_s``."""
+    import time
+
+    from firmware_bridge.errors import LinkTimeout
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pos = np.asarray(bridge.poll(time.monotonic(), timeout_s=0.05).position_ned_m, dtype=float)
+        if np.all(np.isfinite(pos)):
+            return pos
+    raise LinkTimeout(f"no valid LOCAL_POSITION_NED within {timeout_s:.0f} s (is the autopilot's EKF ready?)")
+
+
 def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_connect: str, seed: int = 0,
                       recorder: Recorder | None = None, duration_s: float | None = None,
                       connect_timeout_s: float = 10.0, launch_timeout_s: float = 90.0,
-                      operator_script: OperatorScript | None = None) -> ScenarioResult:
+                      operator_script: OperatorScript | None = None, upload_fence: bool = True) -> ScenarioResult:
     """Scenario ``name`` against an external autopilot SITL on ``connect`` (bridge) in real time.
 
     The scripted crew (``gcs_connect``, a second MAVLink endpoint of the same SITL: ``udpin:HOST:PORT`` that the
     SITL or MAVProxy sends to) arms, selects GUIDED and takes off; people and the camera then follow the SITL's
     reported pose, translated so that the hand-over point is the scenario's start point. ArduCopter modes only.
+    Before the launch the bridge writes the setpoint timeout and (``upload_fence``) uploads and verifies the
+    stack's fence, shifted into the SITL's frame (ArduCopter: FENCE_ALT_MIN needs Copter 4.5 or newer).
     Raises ``BridgeError``/``LinkTimeout`` "cannot connect to ..." when nothing answers within
     ``connect_timeout_s`` (wall seconds).
     """
@@ -128,6 +157,13 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             "config": config.model_dump(mode="json"), "scenario": name, "seed": seed, "link": "mavlink",
             "autopilot": f"external SITL at {connect}", "simulator": True, "tethered": config.fence.tethered})
         bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=connect_timeout_s)
+        # The scenario frame is the SITL's local frame shifted so that the vehicle's ground position is the
+        # scenario's start point; fixed here, before the launch, so the fence uploaded to the autopilot (the
+        # second layer) and the pose the stack sees use the same shift.
+        ground = _wait_for_position(bridge, connect_timeout_s)
+        offset = np.array([start[0] - ground[0], start[1] - ground[1], 0.0])
+        if upload_fence:
+            bridge.upload_fence(shift_fence(config.fence, -offset[:2]), timeout_s=connect_timeout_s)
         try:
             def pump() -> None:
                 bridge.poll(time.monotonic(), timeout_s=0.01)
@@ -136,8 +172,6 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             gcs.operator_launch(height, timeout_s=launch_timeout_s)
         except (SimTimeout, SimLinkError) as exc:
             raise BridgeError(f"the scripted crew on {gcs_connect} could not launch the SITL vehicle: {exc}") from None
-        state = bridge.poll(time.monotonic())
-        offset = np.array([start[0] - state.position_ned_m[0], start[1] - state.position_ned_m[1], 0.0])
         script = operator_script or OperatorScript()
         det = DetectionModelParams()
         meter = TruthMeter(world, config.safety.min_standoff_m)
@@ -184,4 +218,4 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         bridge.close()
 
 
-__all__ = ["ReportedPose", "ground_start_dynamics", "run_sitl_scenario", "start_height_m"]
+__all__ = ["ReportedPose", "ground_start_dynamics", "run_sitl_scenario", "shift_fence", "start_height_m"]

@@ -96,3 +96,16 @@ def test_fence_upload_unanswered_is_link_timeout(rig) -> None:
     ap.answer_mission = False
     with pytest.raises(LinkTimeout):
         bridge.upload_fence(FenceConfig(), timeout_s=0.8)
+
+
+def test_fence_items_are_placed_relative_to_home_in_the_local_frame() -> None:
+    """The fence is in the local (EKF-origin) frame; home is rarely at that origin. A vertex at home's local
+    position must land exactly on home's lat/lon, and the others at their offsets from home."""
+    home_ne = (-15.0, 7.5)
+    fence = FenceConfig(polygon_ne_m=((-15.0, 7.5), (-15.0, 60.0), (45.0, 60.0), (45.0, 7.5)))
+    items = fence_items(fence, *HOME, home_ne_m=home_ne)
+    assert (items[0].lat_e7, items[0].lon_e7) == (round(HOME[0] * 1e7), round(HOME[1] * 1e7))
+    lat, lon = ne_to_latlon(45.0 - home_ne[0], 60.0 - home_ne[1], *HOME)
+    assert (items[2].lat_e7, items[2].lon_e7) == (round(lat * 1e7), round(lon * 1e7))
+    with pytest.raises(BridgeError, match="home local position"):
+        fence_items(fence, *HOME, home_ne_m=(math.nan, 0.0))

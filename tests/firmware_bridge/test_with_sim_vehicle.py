@@ -37,12 +37,12 @@ def test_follow_then_stall_against_sim_vehicle() -> None:
     try:
         bridge.connect(timeout_s=5.0)
         assert bridge.configure_command_timeout(0.5, timeout_s=3.0) == pytest.approx(0.5)
-        bridge.upload_fence(FenceConfig(), timeout_s=5.0, altitude_floor=False)  # the sim lacks FENCE_ALT_MIN
+        bridge.upload_fence(FenceConfig(), timeout_s=5.0)
 
         launched = threading.Event()
 
         def launch() -> None:
-            gcs.operator_launch(3.0, timeout_s=12.0)
+            gcs.operator_launch(6.0, timeout_s=12.0)  # above the fence floor (3 m)
             launched.set()
 
         threading.Thread(target=launch, daemon=True).start()

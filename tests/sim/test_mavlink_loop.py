@@ -165,3 +165,31 @@ def test_lockstep_runs_are_deterministic_under_a_seed() -> None:
     a, b = (run_mavlink_scenario("walk", seed=7, duration_s=8.0) for _ in range(2))
     assert a.summary() == b.summary()
     np.testing.assert_array_equal(np.array(a.trajectory["vehicle"]), np.array(b.trajectory["vehicle"]))
+
+
+def _polygon_matches(got: np.ndarray, expected: Any, tol_m: float = 0.05) -> bool:
+    return got.shape == (len(expected), 2) and bool(np.all(np.abs(got - np.asarray(expected)) < tol_m))
+
+
+def test_fence_uploaded_as_the_second_layer_and_never_breached() -> None:
+    """Before the crew arms, the bridge uploads the stack's fence to the autopilot; the autopilot's polygon (in
+    its own frame; home is the scenario start, not the origin) is the stack's. Flying at the fence, the
+    governor's stopping-point check keeps the vehicle inside, so the autopilot's fence never trips."""
+    rec = ListRecorder()
+    with MavlinkScenarioLoop("leave_fence", seed=2, recorder=rec, keep_trajectory=False) as loop:
+        loop.launch()
+        ap = loop.vehicle.ap
+        assert np.linalg.norm(ap.home_ned_m[:2]) > 1.0  # home is away from the local origin: the shift matters
+        (polygon,) = ap.fence.inclusion_polygons
+        assert _polygon_matches(polygon, loop.config.fence.polygon_ne_m)
+        assert ap.params.get("FENCE_ENABLE") == 1 and int(ap.params.get("FENCE_TYPE")) & (1 | 4 | 8) == 13
+        assert ap.params.get("FENCE_ALT_MIN") == pytest.approx(loop.config.fence.altitude_floor_m)
+        breaches: set[str] = set()
+        while loop.world.t_s < loop.spec.duration_s:  # the subject walks out of the fence late in the run
+            loop.step()
+            breaches |= ap.breached
+        result = loop.result()
+    assert next(m for _, m in events(rec, "fence_upload"))["verified"]
+    assert not breaches and ap.mode.name == "GUIDED"
+    assert result.interventions.get("fence", 0) > 50  # it did fly at the fence: the stack's own layer acted
+    assert result.min_fence_margin_m >= 0.0 and result.passed, result.failures

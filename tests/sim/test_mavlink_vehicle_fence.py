@@ -135,3 +135,24 @@ def test_fence_breach_triggers_rtl_home_and_landing(vehicle: MavlinkSimVehicle, 
         gcs.wait_until("RTL landed and disarmed", lambda: not vehicle.armed, timeout_s=20)
     assert np.linalg.norm(vehicle.position_ned_m[:2]) < 1.5
     assert vehicle.position_ned_m[2] == pytest.approx(0.0, abs=0.06)
+
+
+def test_altitude_floor_applies_only_after_climbing_above_it(vehicle: MavlinkSimVehicle) -> None:
+    """ArduCopter FENCE_ALT_MIN (FENCE_TYPE bit 8): no breach on the take-off from below the floor; once the
+    vehicle has been above it, descending through it is a breach (-> RTL)."""
+    with _client(vehicle) as gcs, _client(vehicle, M.MAV_COMP_ID_ONBOARD_COMPUTER, 1) as comp:
+        comp.heartbeats_enabled = False
+        gcs.set_param("FENCE_ENABLE", 1, 5)
+        gcs.set_param("FENCE_TYPE", 8, 5)
+        assert gcs.set_param("FENCE_ALT_MIN", 5.0, 5) == pytest.approx(5.0)
+        gcs.operator_launch(10.0, timeout_s=10)
+        assert vehicle.mode == "GUIDED" and not vehicle.ap.breached  # climbed through the floor: no breach
+        t_start = vehicle.time_s
+        while vehicle.mode == "GUIDED" and vehicle.time_s < t_start + 20.0:
+            comp.send(comp.link.mav.set_position_target_local_ned_encode(
+                0, 1, 1, M.MAV_FRAME_LOCAL_NED, VEL_MASK, 0, 0, 0, 0.0, 0.0, 1.0, 0, 0, 0, 0, 0))
+            vehicle.step(DT_S)
+        assert vehicle.mode == "RTL"
+        assert -vehicle.position_ned_m[2] == pytest.approx(5.0, abs=0.5)  # breached at the floor, not before
+        text = gcs.recv_match("STATUSTEXT", 5, lambda m: "Fence" in m.text)
+        assert "alt_min" in text.text
