@@ -28,6 +28,7 @@ import numpy as np
 from drone_perception.config import StackConfig
 from drone_perception.errors import CharterViolation, SourceExhausted
 from drone_perception.pipeline import Pipeline, PipelineOutput
+from drone_perception.realtime import release_heap, settle_heap
 from drone_perception.sources import RawFrame
 from drone_perception.types import CameraIntrinsics, CameraModel, Frame, Tracks, TrackState, VehicleState
 
@@ -240,6 +241,7 @@ class LiveLoop:
     def run(self, max_frames: int | None = None) -> LiveStats:
         """Until the source ends (clean stop) or ``max_frames``. A dead link raises ``LinkTimeout``."""
         reason = "max frames"
+        settle_heap()  # no full collection of the start-up heap inside a control period
         try:
             while max_frames is None or self.frames < max_frames:
                 try:
@@ -248,6 +250,7 @@ class LiveLoop:
                     reason = f"source ended: {exc}"
                     break
         finally:
+            release_heap()
             if self.control and self.bridge.engagement.following:
                 self.bridge.disengage(self.clock(), "live loop stopped")
             self.source.close()

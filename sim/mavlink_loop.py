@@ -33,6 +33,7 @@ from drone_perception.config import StackConfig
 from drone_perception.interfaces import NullRecorder, Recorder
 from drone_perception.live import PipelineTrackingHandler, camera_from_vehicle, publish_tracking_status
 from drone_perception.pipeline import Pipeline
+from drone_perception.realtime import release_heap, settle_heap
 from drone_perception.record import topics
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.track.lock import LockState
@@ -206,6 +207,7 @@ class MavlinkScenarioLoop:
             self.gcs.tick()
         self.vehicle.faults = LinkFaults(opts.faults, np.random.default_rng(self.seed + 104729))
         self.handover_s = self.clock()
+        settle_heap()  # as the live loop does: no full collection of the start-up heap inside a period
         log.info("%s: airborne at %.1f m in GUIDED after %.1f simulated s", self.name, self.height_m,
                  self.handover_s)
 
@@ -307,6 +309,7 @@ class MavlinkScenarioLoop:
         return self.meter.result(self.name, self.seed, self.dt_s, redesignations=self.redesignations)
 
     def close(self) -> None:
+        release_heap()
         self.bridge.close()
         self.gcs.close()
         self.vehicle.close()

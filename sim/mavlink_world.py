@@ -22,6 +22,7 @@ import numpy as np
 from drone_perception.config import StackConfig
 from drone_perception.config.safety import FenceConfig
 from drone_perception.interfaces import NullRecorder, Recorder
+from drone_perception.realtime import release_heap, settle_heap
 from drone_perception.record import topics
 from drone_perception.types import VehicleState
 from sim.operator import OperatorScript
@@ -178,6 +179,7 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         dt_s = 1.0 / config.control_rate_hz
         steps = round((duration_s if duration_s is not None else spec.duration_s) / dt_s)
         engaged_once, next_click = False, -math.inf
+        settle_heap()
         next_tick = time.monotonic()
         for _ in range(steps):
             next_tick += dt_s
@@ -215,6 +217,7 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         gcs.close()
         return meter.result(name, seed, dt_s)
     finally:
+        release_heap()
         bridge.close()
 
 
