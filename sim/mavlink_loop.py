@@ -263,6 +263,7 @@ class MavlinkScenarioLoop:
         """One control period (``1 / config.control_rate_hz`` simulated seconds)."""
         if math.isnan(self.handover_s):
             raise RuntimeError("launch() first")
+        self.vehicle.wind_ned_mps = self.world.wind_ned_mps  # the world's wind, gusts included
         for _ in range(self.substeps):
             self.vehicle.step(self.vehicle_dt_s)
             self.gcs.tick()

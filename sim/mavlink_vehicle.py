@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_perception.errors import InvalidValueError
@@ -52,7 +53,8 @@ class SimVehicleConfig:
     """Fixed set-up of the simulated vehicle.
 
     ``gps_lock_s``: simulated seconds before the position estimate is good (arming refused before).
-    ``wind_ned_mps``: constant wind (m/s, NED). ``peer_timeout_s``: a silent peer stops getting telemetry.
+    ``wind_ned_mps``: the wind at start (m/s, NED; :attr:`MavlinkSimVehicle.wind_ned_mps` changes it).
+    ``peer_timeout_s``: a silent peer stops getting telemetry.
     ``route``: forward messages not addressed to the autopilot between peers, as ArduPilot does.
     """
 
@@ -100,7 +102,7 @@ class MavlinkSimVehicle:
         self.telemetry = TelemetryBuilder(self.link.mav, self.ap, c.origin)
         self.rates = RateScheduler(DEFAULT_RATES_HZ)
         self.mission = FenceMissionServer(self.link.mav, c.origin, self._on_fence)
-        self._wind = np.asarray(c.wind_ned_mps, dtype=float)
+        self.wind_ned_mps = c.wind_ned_mps
         self._rx_queue: DelayQueue[tuple[Address, bytes]] = DelayQueue()
         self._tx_queue: DelayQueue[tuple[Address, bytes]] = DelayQueue()
         self._ground_stations: set[tuple[int, int]] = set()
@@ -110,6 +112,19 @@ class MavlinkSimVehicle:
         self.received_counts: dict[str, int] = {}
 
     # -------------------------------------------------------------- accessors
+    @property
+    def wind_ned_mps(self) -> np.ndarray:
+        """The air's velocity (m/s, NED) the physics uses from the next step on; set it every step for gusts
+        (the lock-step loop feeds it the world's wind, mean + gusts)."""
+        return self._wind.copy()
+
+    @wind_ned_mps.setter
+    def wind_ned_mps(self, value: npt.ArrayLike) -> None:
+        wind = np.asarray(value, dtype=float)
+        if wind.shape != (3,) or not np.all(np.isfinite(wind)):
+            raise InvalidValueError(f"wind_ned_mps: expected 3 finite m/s (NED), got {value!r}")
+        self._wind = wind
+
     @property
     def local_address(self) -> Address:
         return self.link.local_address

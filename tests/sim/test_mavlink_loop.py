@@ -193,3 +193,20 @@ def test_fence_uploaded_as_the_second_layer_and_never_breached() -> None:
     assert not breaches and ap.mode.name == "GUIDED"
     assert result.interventions.get("fence", 0) > 50  # it did fly at the fence: the stack's own layer acted
     assert result.min_fence_margin_m >= 0.0 and result.passed, result.failures
+
+
+def test_gusts_reach_the_mavlink_vehicle_and_the_standoff_holds() -> None:
+    """The sim vehicle flies in the world's wind, gusts included (not a constant), and the loop still follows."""
+    winds = []
+    with MavlinkScenarioLoop("strong_wind", seed=1, keep_trajectory=False) as loop:
+        loop.launch()
+        while loop.world.t_s < 20.0:
+            loop.step()
+            winds.append(loop.vehicle.wind_ned_mps)
+        result = loop.result()
+        with pytest.raises(ValueError, match="wind_ned_mps"):
+            loop.vehicle.wind_ned_mps = (np.nan, 0.0, 0.0)
+    w = np.array(winds)
+    assert np.linalg.norm(w.mean(axis=0)[:2]) > 5.0  # the scenario's 8 m/s mean wind
+    assert w[:, :2].std(axis=0).max() > 0.5  # and its gusts
+    assert result.passed and result.min_separation_any_m >= result.standoff_m, result.failures
