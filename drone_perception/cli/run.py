@@ -87,8 +87,10 @@ def run_live(config: StackConfig, *, connect: str, source: str, control: bool = 
             recorder.record(topics.META, time.monotonic(), {
                 "config": config.model_dump(mode="json"), "scenario": None, "source": str(source),
                 "link": "sitl" if sitl else "mavlink", "control": control, "tethered": config.fence.tethered})
-        if control:
+        if control:  # the autopilot's own layer first: a short setpoint timeout and the fence, both read back
             bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=connect_timeout_s)
+            if config.link.upload_fence:
+                bridge.upload_fence(config.fence, timeout_s=connect_timeout_s)
         loop = LiveLoop(config, pipeline, bridge, src, control=control)
         handler.on_change = loop.on_operator_selection
         return loop.run(max_frames)

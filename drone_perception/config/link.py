@@ -19,4 +19,7 @@ class LinkConfig(BaseModel):
     deadman_gcs_heartbeat: bool = Field(True)
     guided_timeout_s: float = Field(1.0, ge=0.1, le=3.0,
                                     description="GUID_TIMEOUT the bridge writes and reads back.")
+    upload_fence: bool = Field(True, description="Before closed-loop control, upload the stack's fence to the "
+                               "autopilot (the second layer), download it again and verify it. It replaces the "
+                               "fence stored there: put every zone the crew needs into the stack's fence.")
     signing_key_file: str | None = None

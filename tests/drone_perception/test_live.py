@@ -152,3 +152,28 @@ def test_camera_from_vehicle(position: tuple[float, float, float], yaw: float, v
     if cam is not None:
         forward = cam.R_ned_from_cam[:, 2]
         assert forward[0] > 0.9 and forward[2] > 0.3  # looking north and down
+
+
+def test_closed_loop_on_sitl_writes_the_timeout_and_uploads_the_fence_first(tmp_path: Path,
+                                                                           sim_vehicle: object) -> None:
+    """``run --control --sitl``: before the first frame the autopilot gets a short GUID_TIMEOUT and the stack's
+    fence, both read back (the second layer); nothing flies because nobody armed or engaged."""
+    port = sim_vehicle.local_address[1]  # type: ignore[attr-defined]
+    cfg = StackConfig()
+    stats = run_live(cfg, connect=f"udpout:127.0.0.1:{port}", source=str(_video(tmp_path / "c.avi", 5)),
+                     control=True, sitl=True, connect_timeout_s=5.0, detector=BoxDetector())
+    ap = sim_vehicle.ap  # type: ignore[attr-defined]
+    assert ap.params.get("GUID_TIMEOUT") == pytest.approx(cfg.link.guided_timeout_s)
+    assert ap.params.get("FENCE_ENABLE") == 1
+    assert ap.params.get("FENCE_ALT_MAX") == pytest.approx(cfg.fence.altitude_ceiling_m)
+    (polygon,) = ap.fence.inclusion_polygons
+    assert np.abs(polygon - np.asarray(cfg.fence.polygon_ne_m)).max() < 0.05
+    assert stats.setpoints_sent == 0 and not ap.armed
+
+
+def test_fence_upload_can_be_left_to_the_crew(tmp_path: Path, sim_vehicle: object) -> None:
+    port = sim_vehicle.local_address[1]  # type: ignore[attr-defined]
+    cfg = StackConfig.model_validate({"link": {"upload_fence": False}})
+    run_live(cfg, connect=f"udpout:127.0.0.1:{port}", source=str(_video(tmp_path / "c.avi", 3)),
+             control=True, sitl=True, connect_timeout_s=5.0, detector=BoxDetector())
+    assert sim_vehicle.ap.fence.empty and not sim_vehicle.ap.params.get("FENCE_ENABLE")  # type: ignore[attr-defined]
