@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 from drone_perception.config.perception import DetectorConfig
@@ -16,16 +18,32 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "yolov3_tiny_person.onnx"
 
 
+#: Environment variable naming a folder that holds the shipped models (searched first).
+MODELS_ENV = "DRONE_PERCEPTION_MODELS"
+
+
+def models_dirs() -> list[Path]:
+    """Where the shipped models are looked for, in order: ``$DRONE_PERCEPTION_MODELS``; the repository's
+    ``models/`` (a source checkout or editable install); ``<prefix>/share/drone-perception/models`` (a wheel
+    install puts them there)."""
+    out = [Path(os.environ[MODELS_ENV])] if os.environ.get(MODELS_ENV) else []
+    out.append(Path(__file__).resolve().parents[2] / "models")
+    out += [Path(p) / "share" / "drone-perception" / "models" for p in dict.fromkeys((sys.prefix, sys.base_prefix))]
+    return out
+
+
 def models_dir() -> Path:
-    """The repository's ``models/`` folder (next to the package in a source checkout / editable install)."""
-    return Path(__file__).resolve().parents[2] / "models"
+    """The folder of the shipped models in use: the first of :func:`models_dirs` holding the default model."""
+    return default_model_path().parent
 
 
 def default_model_path() -> Path:
-    path = models_dir() / DEFAULT_MODEL_NAME
-    if not path.is_file():
-        raise ModelError(f"shipped default model not found at {path} (is this a full source checkout?)")
-    return path
+    dirs = models_dirs()
+    for d in dirs:
+        if (d / DEFAULT_MODEL_NAME).is_file():
+            return d / DEFAULT_MODEL_NAME
+    raise ModelError(f"shipped default model {DEFAULT_MODEL_NAME} not found in {', '.join(map(str, dirs))}; "
+                     f"set {MODELS_ENV} to the folder that holds it, or give detector.model_path")
 
 
 def _tensorrt_usable() -> bool:
