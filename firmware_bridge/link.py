@@ -38,6 +38,8 @@ MAV_TYPE_ONBOARD_CONTROLLER = 18
 MAV_TYPE_GIMBAL = 26
 MAV_TYPE_CAMERA = 30
 MAV_AUTOPILOT_INVALID = 8
+#: pymavlink parser state after a reset (HEADER_LEN_V1 + 2, as MAVLink.__init__ sets it).
+_MAVLINK_V1_HEADER_LEN = 6
 _NOT_AUTOPILOT_TYPES = frozenset({MAV_TYPE_GCS, MAV_TYPE_ONBOARD_CONTROLLER, MAV_TYPE_GIMBAL, MAV_TYPE_CAMERA})
 
 MessageHandler = Callable[[Any, float], None]
@@ -128,6 +130,8 @@ class MavlinkLink:
         self._t0_s = clock()
         self.sent_count = 0
         self.malformed_count = 0
+        #: A datagram link (UDP): frames never span datagrams, so a partial one is dropped at the boundary.
+        self._datagrams = type(conn).__name__ in ("mavudp", "mavmcast")
 
     # ------------------------------------------------------------------ opening and closing
     @classmethod
@@ -234,6 +238,10 @@ class MavlinkLink:
     # ------------------------------------------------------------------ receiving
     def _read_one(self) -> Any | None:
         try:
+            if self._datagrams:
+                msg = self._drain_datagram()
+                if msg is not None:
+                    return msg
             return self._conn.recv_msg()
         except OSError as exc:
             raise BridgeError(f"receive on {self.connection}: {exc}") from None
@@ -241,6 +249,23 @@ class MavlinkLink:
             self.malformed_count += 1
             log.warning("dropped undecodable input on %s: %s: %s", self.connection, type(exc).__name__, exc)
             return None
+
+    def _drain_datagram(self) -> Any | None:
+        """UDP: return a whole message still buffered from the last datagram; drop a partial frame left there
+        (a datagram never continues in the next one; kept, it would swallow the next good messages)."""
+        mav = self._conn.mav
+        if mav.buf_len() == 0:
+            return None
+        msg = mav.parse_char(b"")
+        if msg is not None:
+            self._conn.post_message(msg)
+            return msg
+        if mav.buf_len() > 0:
+            self.malformed_count += 1
+            log.debug("dropped a partial MAVLink frame (%d bytes) at a datagram boundary", mav.buf_len())
+            mav.buf, mav.buf_index = bytearray(), 0
+            mav.expected_length = _MAVLINK_V1_HEADER_LEN + 2
+        return None
 
     def _accept(self, msg: Any, stamp_s: float) -> bool:
         kind = msg.get_type()

@@ -137,6 +137,24 @@ def test_malformed_input_is_ignored(rig, blob) -> None:
     assert bridge.telemetry.battery is not None and bridge.telemetry.battery.remaining_frac == pytest.approx(0.2)
 
 
+def test_a_truncated_datagram_does_not_swallow_the_next_good_messages(rig) -> None:
+    """A UDP datagram that ends inside a frame (header claiming 200 bytes) is dropped at the datagram boundary;
+    kept in the parser it would absorb the autopilot's next datagrams as that frame's payload."""
+    bridge, ap = rig()
+    before = bridge.link.malformed_count
+    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        raw.sendto(bytes([0xFD, 200, 0, 0, 0, 1, 1]), bridge.link.local_address)
+        time.sleep(0.02)  # the truncated datagram is queued first
+        ap.send(mav2.MAVLink_sys_status_message(0, 0, 0, 0, 12000, 0, 20, 0, 0, 0, 0, 0, 0))
+        time.sleep(0.02)
+        pump(bridge, 0.05)
+    finally:
+        raw.close()
+    assert bridge.telemetry.battery is not None and bridge.telemetry.battery.remaining_frac == pytest.approx(0.2)
+    assert bridge.link.malformed_count > before
+
+
 def test_unexpected_messages_are_ignored(rig) -> None:
     bridge, ap = rig()
     ap.send(mav2.MAVLink_vfr_hud_message(1.0, 2.0, 90, 50, 10.0, 0.0))
