@@ -3,6 +3,16 @@
 Default: per-frame preprocess / inference / postprocess milliseconds for every shipped model, backend
 and thread count (1, 2), each beside two references measured in the same run on the same ONNX file and
 input: the bare ``onnxruntime`` ``session.run`` alone, and OpenCV DNN (``cv2.dnn.readNetFromONNX``).
+Then ours against ultralytics on one YOLO ONNX (skip with ``--no-ultralytics``): our user-model path
+(``load_detector`` on an ultralytics-exported YOLOv8n ONNX) beside ``YOLO(model.onnx).predict`` on the
+same file and photo, 1 and 2 threads, preprocess / inference / postprocess and wall time per frame after
+warm-up (medians; the two alternate ``--rounds`` times and each keeps its best round, so a burst of
+load from another process on a shared machine spoils a round, not the figure). ultralytics runs only
+in ``bench/.venv-ultra`` through ``bench/ultra_ref.py`` (create it with ``--setup-ultra``; without it
+the line reads 'reference unavailable'). No YOLOv8n weights can be fetched offline, so the ONNX is
+built in that venv from ``yolov8n.yaml`` with seeded random weights: the work per frame does not
+depend on weight values, and so that NMS does real work the confidence threshold is set, for both,
+to let ~100 person candidates through (counts printed beside the times).
 
 ``--recall-vs-height``: recall against person height in pixels. Real people cut from the labelled test
 photos are scaled to a given height and pasted at seeded random places into a 1920x1080 frame whose
@@ -10,7 +20,7 @@ background is real pavement texture (from bus.jpg); each model runs full-frame o
 ROI crop around a jittered "predicted" box (what the tracker would supply), and full-frame + 3x2 tiles.
 Writes ``models/recall_vs_height.{json,md,png}``.
 
-    .venv/bin/python bench/bench_detector.py [--frames 30]
+    .venv/bin/python bench/bench_detector.py [--frames 30] [--rounds 2] [--no-ultralytics] [--setup-ultra]
     .venv/bin/python bench/bench_detector.py --recall-vs-height
 """
 
@@ -19,17 +29,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+# onnxruntime 1.32's Linux build starts a telemetry thread that resolves mobile.events.data.microsoft.com a few
+# seconds into a run (seen with strace); only this variable, set before onnxruntime is imported, stops it
+# (ort.disable_telemetry_events() does not). Benchmarks stay offline.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drone_perception.detect.core import DetectorParams  # noqa: E402
+import ultra_ref  # noqa: E402  (bench/ultra_ref.py; imports only the standard library)
+
+from drone_perception.config.perception import DetectorConfig  # noqa: E402
+from drone_perception.detect.core import DetectorCore, DetectorParams  # noqa: E402
+from drone_perception.detect.factory import load_detector  # noqa: E402
 from drone_perception.detect.onnx_backend import OnnxRuntimeDetector  # noqa: E402
 from drone_perception.detect.postprocess import box_iou  # noqa: E402
 from drone_perception.detect.tiling import RoiTilingDetector, TilingConfig  # noqa: E402
@@ -108,6 +129,109 @@ def bench_latency(frames: int) -> None:
     _out("ratio = our full pipeline (pre+infer+post) / reference inference alone; >1 is our overhead")
 
 
+# ----------------------------------------------------------------------------------- vs ultralytics
+
+#: Person candidates the confidence threshold lets through to NMS on the photo (random weights; see above).
+ULTRA_CANDIDATES = 100
+ULTRA_NMS_IOU = 0.5
+
+
+def _time_ours(onnx_path: Path, img: np.ndarray, conf: float, threads: int, frames: int) -> dict[str, Any]:
+    """Our user-model path (``load_detector``, then ``Detector.detect(frame)`` as the pipeline calls it):
+    medians of ``frames`` calls after warm-up."""
+    cfg = DetectorConfig(model_path=str(onnx_path), backend="onnxruntime", confidence_threshold=conf,
+                         nms_iou=ULTRA_NMS_IOU, threads=threads)
+    det = load_detector(cfg)
+    if not isinstance(det, DetectorCore):  # for last_timing
+        raise SystemExit(f"load_detector returned {type(det).__name__}, not a DetectorCore")
+    frame = _frame(img)
+    for _ in range(2):
+        det.detect(frame)
+    pre, inf, post, wall = [], [], [], []
+    kept = 0
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        kept = len(det.detect(frame))
+        wall.append(1e3 * (time.perf_counter() - t0))
+        t = det.last_timing
+        assert t is not None
+        pre.append(1e3 * t.preprocess_s)
+        inf.append(1e3 * t.inference_s)
+        post.append(1e3 * t.postprocess_s)
+    providers = "+".join(p.replace("ExecutionProvider", "") for p in getattr(det, "providers", []))
+    return {"label": f"ours ({providers})", "pre_ms": float(np.median(pre)), "infer_ms": float(np.median(inf)),
+            "post_ms": float(np.median(post)), "wall_ms": float(np.median(wall)), "kept": kept}
+
+
+def bench_vs_ultralytics(frames: int, rounds: int) -> None:
+    """Ours (``load_detector`` on a YOLOv8n ONNX) beside ``ultralytics.YOLO(onnx).predict``, same file and photo.
+
+    The two alternate ``rounds`` times per thread count; each side's row is its round with the lowest
+    median wall time (best of rounds, as ``timeit``: a burst of load from another process on a shared
+    machine then spoils one round, not the figure)."""
+    _out("")
+    _out("ours vs ultralytics, one YOLOv8n ONNX (640x640) on the same photo, CPU")
+    why = ultra_ref.unavailable()
+    if why:
+        _out(f"ultralytics: {why}")
+        return
+    img = _photo()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        photo = tmp / "photo.png"  # lossless: the worker reads exactly these pixels
+        cv2.imwrite(str(photo), img)
+        why = ultra_ref.run_worker(["export", str(tmp), str(photo)], tmp)
+        if why:
+            _out(f"ultralytics: reference unavailable: export failed: {why}")
+            return
+        onnx_path = tmp / "yolov8n.onnx"
+        exported = json.loads((tmp / "export.json").read_text())
+        probe = OnnxRuntimeDetector(onnx_path, DetectorParams(0.0), threads=1, providers=["CPUExecutionProvider"])
+        tensor, _ = probe.preprocess(img)
+        raw = probe.session.run(None, {probe.spec.input_name: tensor})[0]
+        person = np.sort(raw[0, 4 + probe.spec.person_class])[::-1]
+        conf = float(person[ULTRA_CANDIDATES - 1] + person[ULTRA_CANDIDATES]) / 2.0
+        ours_cand = int((person >= conf).sum())
+        _out(f"model: yolov8n.yaml, seeded random weights (BatchNorm stats from the photo, person logit raised: see "
+             f"bench/ultra_ref.py), exported offline by ultralytics {exported['ultralytics']} (torch "
+             f"{exported['torch']}); speed does not depend on weight values")
+        _out(f"conf {conf:.5f} (lets {ULTRA_CANDIDATES} person candidates through on this photo), NMS IoU "
+             f"{ULTRA_NMS_IOU}, person class only (ultralytics classes=[0]), max 300 boxes")
+        _out(f"{'impl':28s} thr {'pre':>6s} {'infer':>7s} {'post':>6s} {'wall':>7s} {'cand':>5s} {'kept':>5s}  "
+             f"(ms/frame: median of {frames} after warm-up, best of {rounds} alternating rounds)")
+        for threads in (1, 2):
+            ours: dict[str, Any] | None = None
+            theirs: dict[str, Any] | None = None
+            failed = None
+            for _ in range(rounds):
+                o = _time_ours(onnx_path, img, conf, threads, frames)
+                ours = o if ours is None or o["wall_ms"] < ours["wall_ms"] else ours
+                if failed:
+                    continue
+                out = tmp / f"ultra{threads}.json"
+                failed = ultra_ref.run_worker(["predict", str(onnx_path), str(photo), str(out), str(threads),
+                                               str(frames), repr(conf), repr(ULTRA_NMS_IOU)], tmp, threads=threads)
+                if not failed:
+                    u = json.loads(out.read_text())
+                    u["label"] = f"ultralytics {u['ultralytics']} predict"
+                    theirs = u if theirs is None or u["wall_ms"] < theirs["wall_ms"] else theirs
+            assert ours is not None
+            ours["candidates"] = ours_cand
+            rows = [ours] if theirs is None else [ours, theirs]
+            for r in rows:
+                ratio = f"   ultralytics/ours wall {r['wall_ms'] / ours['wall_ms']:.2f}" if r is theirs else ""
+                _out(f"{r['label']:28s} {threads:3d} {r['pre_ms']:6.2f} {r['infer_ms']:7.2f} {r['post_ms']:6.2f} "
+                     f"{r['wall_ms']:7.2f} {r['candidates']:5d} {r['kept']:5d}{ratio}")
+            if failed:
+                _out(f"{'ultralytics':28s} {threads:3d}  reference unavailable: predict failed: {failed}")
+    _out("ultralytics pre/infer/post: its own results[0].speed; wall: the whole predict() call; ours: "
+         "Detector.detect() and its last_timing. ultralytics/ours > 1: ours faster.")
+    _out("threads: ours = ONNX Runtime intra-op threads; ultralytics = the same ONNX Runtime setting (its session "
+         "rebuilt with it, it has no option) + torch threads (OMP_NUM_THREADS, torch.set_num_threads).")
+    _out("cand: person candidates above conf in that implementation's own letterboxed input (ours: INTER_AREA "
+         "downscale, ultralytics: INTER_LINEAR); kept: boxes after NMS.")
+
+
 # ---------------------------------------------------------------------------------------------- recall
 
 HEIGHTS_PX = (20, 30, 40, 50, 60, 80, 100, 150, 200)
@@ -132,6 +256,8 @@ def _people() -> list[np.ndarray]:
 
 def _background() -> np.ndarray:
     bus = cv2.imread(str(PHOTOS / "bus.jpg"))
+    if bus is None:
+        raise SystemExit("bus.jpg missing: run `make testdata` first")
     pave = bus[905:1080, 0:810]
     reps = np.tile(pave, (int(np.ceil(1080 / pave.shape[0])), 3, 1))
     return np.ascontiguousarray(reps[:1080, :1920])
@@ -206,12 +332,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recall-vs-height", action="store_true")
     ap.add_argument("--per-height", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-ultralytics", action="store_true", help="skip the comparison with ultralytics")
+    ap.add_argument("--rounds", type=int, default=2, help="alternating ours/ultralytics rounds (best is kept)")
+    ap.add_argument("--setup-ultra", action="store_true",
+                    help="create bench/.venv-ultra (torch + ultralytics, several GB) first")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.setup_ultra:
+        ultra_ref.setup_venv()
     if args.recall_vs_height:
         write_recall(bench_recall(args.per_height, args.seed), args.per_height)
     else:
         bench_latency(args.frames)
+        if not args.no_ultralytics:
+            bench_vs_ultralytics(args.frames, args.rounds)
     return 0
 
 
