@@ -228,8 +228,8 @@ def bench_vs_ultralytics(frames: int, rounds: int) -> None:
          "Detector.detect() and its last_timing. ultralytics/ours > 1: ours faster.")
     _out("threads: ours = ONNX Runtime intra-op threads; ultralytics = the same ONNX Runtime setting (its session "
          "rebuilt with it, it has no option) + torch threads (OMP_NUM_THREADS, torch.set_num_threads).")
-    _out("cand: person candidates above conf in that implementation's own letterboxed input (ours: INTER_AREA "
-         "downscale, ultralytics: INTER_LINEAR); kept: boxes after NMS.")
+    _out("cand: person candidates above conf in that implementation's own letterboxed input (both bilinear, pad "
+         "and rounding differ); kept: boxes after NMS.")
 
 
 # ---------------------------------------------------------------------------------------------- recall
