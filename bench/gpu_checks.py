@@ -90,8 +90,12 @@ def main() -> int:
     if not tensorrt_available():
         say("skipped: native TensorRT (tensorrt / cuda-python not importable)")
     else:
+        import tensorrt as trt
+
+        # TensorRT 11 takes precision from the ONNX (strong typing): only the as-typed (fp32) build applies there.
+        precisions = ("fp16", "int8") if int(trt.__version__.split(".")[0]) < 11 else ("fp32",)
         with tempfile.TemporaryDirectory() as tmp:
-            for precision in ("fp16", "int8"):
+            for precision in precisions:
                 try:
                     calib = [img, cv2.flip(img, 1)] * 8 if precision == "int8" else []
                     path = build_engine(model, precision, cache_dir=Path(tmp), calibration_images=calib)

@@ -112,10 +112,17 @@ def build_engine(onnx_path: str | Path, precision: str = "fp16", *, cache_dir: P
     if engine_path.is_file():
         log.info("engine cache hit: %s", engine_path)
         return engine_path
+    major = _major(trt.__version__)
+    if major >= 11 and precision != "fp32":
+        # TensorRT 11 removed BuilderFlag.FP16/INT8 and the INT8 calibrators: networks are strongly typed.
+        raise ModelError(
+            f"TensorRT {trt.__version__} takes the precision from the ONNX itself (strong typing): convert the model "
+            f"to FP16 (e.g. NVIDIA ModelOpt AutoCast) or add Q/DQ nodes for INT8, then build it with precision "
+            f"'fp32' (= as typed in the file); or use TensorRT 10 (JetPack 6) for {precision} builds")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    explicit = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-    flags = 0 if int(trt.__version__.split(".")[0]) >= 10 else explicit  # TensorRT 8.x needs the flag
+    # TensorRT 8.x needs the explicit-batch flag; 10 ignores it (deprecated) and 11 no longer has it.
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if major < 10 else 0
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(data):
@@ -128,7 +135,8 @@ def build_engine(onnx_path: str | Path, precision: str = "fp16", *, cache_dir: P
     profile = builder.create_optimization_profile()
     profile.set_shape(spec.input_name, shape, shape, shape)
     config.add_optimization_profile(profile)
-    if precision in ("fp16", "int8") and builder.platform_has_fast_fp16:
+    # platform_has_fast_fp16 is deprecated since 10.5 (query CUDA instead): absent means "assume it does".
+    if precision in ("fp16", "int8") and getattr(builder, "platform_has_fast_fp16", True):
         config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
@@ -144,6 +152,13 @@ def build_engine(onnx_path: str | Path, precision: str = "fp16", *, cache_dir: P
     engine_path.with_suffix(".json").write_text(json.dumps(sidecar, indent=1))
     log.info("built %s engine %s", precision, engine_path)
     return engine_path
+
+
+def _major(version: str) -> int:
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError:
+        raise ModelError(f"cannot read the TensorRT version {version!r}") from None
 
 
 def _make_calibrator(trt: Any, wh: tuple[int, int], pad: float, images: Sequence[np.ndarray], cache_file: Path) -> Any:
@@ -207,13 +222,16 @@ class TensorRTDetector(DetectorCore):
         self._stream = _check(cudart.cudaStreamCreate())
         self._host: dict[str, np.ndarray] = {}
         self._dev: dict[str, int] = {}
-        for i in range(self._engine.num_io_tensors):
-            name = self._engine.get_tensor_name(i)
-            shp = tuple(self._engine.get_tensor_shape(name))
-            if any(d < 0 for d in shp):
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        for name in inputs:  # fix dynamic input dimensions first: output shapes follow from them
+            if any(d < 0 for d in self._engine.get_tensor_shape(name)):
                 w, h = spec.input_wh_px
-                shp = (1, 3, h, w) if spec.layout == "nchw_float" else (1, h, w, 3)
-                self._ctx.set_input_shape(name, shp)
+                self._ctx.set_input_shape(name, (1, 3, h, w) if spec.layout == "nchw_float" else (1, h, w, 3))
+        for name in inputs + [n for n in names if n not in inputs]:
+            shp = tuple(self._ctx.get_tensor_shape(name))
+            if any(d < 0 for d in shp):
+                raise ModelError(f"engine tensor {name!r} has an unresolved dynamic shape {shp}")
             dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
             self._host[name] = np.empty(shp, dtype)
             self._dev[name] = int(_check(cudart.cudaMalloc(self._host[name].nbytes)))
