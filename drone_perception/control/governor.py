@@ -301,10 +301,11 @@ class SafetyGovernor:
     def _evade(self, inp: GovernorInput, gates: frozenset[str], now: float) -> GovernorOutput:
         """Hold, but keep protecting people: the zero command goes through the hard constraints, so a person
         running at a holding vehicle (the subject lost from view, say) still makes it back off or climb.
-        Returns a plain HOLD when zero already satisfies every constraint."""
+        Returns a plain HOLD when zero already satisfies every people constraint: only people are evaded, a
+        hold outside the fence or tether stays a hold (fail closed; the autopilot's fence is the layer there)."""
         hold = VelocityCommand.hold(now)
         out = self._shape(inp, hold, now, soft=False)
-        if out.safe.verdict is Verdict.PASS:
+        if out.safe.verdict is Verdict.PASS or not out.safe.limits_applied & _PEOPLE_LIMITS:
             return self._hold(inp, gates, True)
         mode_request = None
         if self._hold_since_s is None or now < self._hold_since_s:

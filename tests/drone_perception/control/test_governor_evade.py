@@ -31,6 +31,27 @@ def test_far_people_give_an_exact_hold(build: Callable[..., GovernorInput], gate
 
 
 @pytest.mark.parametrize(("gate", "kw"), SOFT_GATES, ids=[g for g, _ in SOFT_GATES])
+@pytest.mark.parametrize("fence", [
+    FenceConfig(altitude_ceiling_m=20.0, tethered=True, tether_length_m=40.0),  # 46 m from the tether anchor
+    FenceConfig(polygon_ne_m=((-30.0, -30.0), (-30.0, 30.0), (30.0, 30.0), (30.0, -30.0))),  # 16 m outside
+], ids=["outside_tether", "outside_fence"])
+def test_a_hold_outside_the_fence_or_tether_stays_an_exact_hold(build: Callable[..., GovernorInput], gate: str,
+                                                                kw: dict, fence: FenceConfig) -> None:
+    """Only people are evaded from a hold. Found by Hypothesis (test_any_gate_gives_exact_zero, this config):
+    with no person at all, the zero command went through the tether constraint and came out as a 7.8e-5 m/s
+    move, a hold that was not one."""
+    safety = SafetyConfig(min_standoff_m=5.0, max_horizontal_speed_mps=1.0, max_vertical_speed_mps=1.5,
+                          max_accel_mps2=1.0, braking_decel_mps2=1.0, max_yaw_rate_radps=1.0, command_latency_s=0.0,
+                          autopilot_command_timeout_s=0.0, command_ttl_s=0.5, stale_input_s=0.5,
+                          unobserved_speed_mps=0.0)
+    inp = build(position=(0.0, 46.0, -4.0), people=(), **kw)
+    out = SafetyGovernor(safety, fence).step(inp)
+    assert out.safe.verdict is Verdict.HOLD
+    assert out.safe.command.velocity_ned_mps.tolist() == [0.0, 0.0, 0.0]
+    assert out.safe.limits_applied <= L.GATES and gate in out.safe.limits_applied
+
+
+@pytest.mark.parametrize(("gate", "kw"), SOFT_GATES, ids=[g for g, _ in SOFT_GATES])
 def test_a_person_running_at_a_holding_vehicle_makes_it_climb_and_back_off(
     build: Callable[..., GovernorInput], gate: str, kw: dict
 ) -> None:
