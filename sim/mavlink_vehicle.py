@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import select
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -207,6 +208,11 @@ class MavlinkSimVehicle:
             now = time.monotonic()
             self.step(min(now - last, 0.1))  # a stalled host does not teleport the vehicle
             last = now
+
+    def start_thread(self, *, rate_hz: float = 100.0, slice_s: float = 0.1) -> RealtimeThread:
+        """Run in real time on a daemon thread, as an external SITL would (its own clock), until
+        :meth:`RealtimeThread.stop`. Use as a context manager: the thread stops and the link closes at the end."""
+        return RealtimeThread(self, rate_hz=rate_hz, slice_s=slice_s)
 
     def close(self) -> None:
         self.link.close()
@@ -402,3 +408,30 @@ class MavlinkSimVehicle:
     def _on_fence(self, geometry: FenceGeometry, count: int) -> None:
         self.ap.set_fence(geometry)
         self.ap.params.set("FENCE_TOTAL", count)
+
+
+class RealtimeThread:
+    """A :class:`MavlinkSimVehicle` stepping against the wall clock on a daemon thread (see ``start_thread``).
+    :meth:`stop` silences it (the vehicle goes quiet, like a dead autopilot) without closing its link."""
+
+    def __init__(self, vehicle: MavlinkSimVehicle, *, rate_hz: float, slice_s: float) -> None:
+        self.vehicle = vehicle
+        self._stop = threading.Event()
+
+        def spin() -> None:
+            while not self._stop.is_set():
+                vehicle.run_realtime(slice_s, rate_hz=rate_hz)
+
+        self._thread = threading.Thread(target=spin, name="sim-vehicle", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def __enter__(self) -> RealtimeThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.vehicle.close()

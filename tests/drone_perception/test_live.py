@@ -3,10 +3,10 @@ vehicle sends no setpoint, a video that ends stops cleanly, a dead link stops wi
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -71,33 +71,23 @@ def _video(path: Path, n: int) -> Path:
 
 
 @pytest.fixture
-def sim_vehicle() -> Iterator[object]:
+def sim_vehicle() -> Iterator[Any]:
+    """The simulated ArduCopter on its own real-time thread (``.vehicle``; ``.stop()`` silences it)."""
     vehicle = mavlink_vehicle.MavlinkSimVehicle("udpin:127.0.0.1:0", rng=np.random.default_rng(0),
                                                 config=mavlink_vehicle.SimVehicleConfig(gps_lock_s=0.1))
-    stop = threading.Event()
-
-    def spin() -> None:
-        while not stop.is_set():
-            vehicle.run_realtime(0.1, rate_hz=100.0)
-
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
-    vehicle.stop = stop  # type: ignore[attr-defined]
-    yield vehicle
-    stop.set()
-    thread.join(2.0)
-    vehicle.close()
+    with vehicle.start_thread() as running:
+        yield running
 
 
-def test_perception_only_against_sim_vehicle_sends_no_setpoint(tmp_path: Path, sim_vehicle: object) -> None:
-    port = sim_vehicle.local_address[1]  # type: ignore[attr-defined]
+def test_perception_only_against_sim_vehicle_sends_no_setpoint(tmp_path: Path, sim_vehicle: Any) -> None:
+    port = sim_vehicle.vehicle.local_address[1]
     video = _video(tmp_path / "clip.avi", 15)
     stats = run_live(StackConfig(), connect=f"udpout:127.0.0.1:{port}", source=str(video), control=False,
                      connect_timeout_s=5.0, detector=BoxDetector(), record=tmp_path / "live.mcap")
     assert stats.frames == 15
     assert stats.stop_reason.startswith("source ended")
     assert stats.setpoints_sent == 0
-    received = sim_vehicle.received_counts  # type: ignore[attr-defined]
+    received = sim_vehicle.vehicle.received_counts
     assert received.get("HEARTBEAT", 0) >= 1  # the companion was on the link
     assert received.get("SET_POSITION_TARGET_LOCAL_NED", 0) == 0
     assert (tmp_path / "live.mcap").stat().st_size > 0
@@ -118,8 +108,8 @@ class EndlessSource:
         return None
 
 
-def test_dead_link_stops_with_a_clear_error(sim_vehicle: object) -> None:
-    port = sim_vehicle.local_address[1]  # type: ignore[attr-defined]
+def test_dead_link_stops_with_a_clear_error(sim_vehicle: Any) -> None:
+    port = sim_vehicle.vehicle.local_address[1]
     cfg = StackConfig()
     bridge = MavlinkBridge.open(cfg.link.model_copy(update={"connection": f"udpout:127.0.0.1:{port}"}))
     try:
@@ -128,7 +118,7 @@ def test_dead_link_stops_with_a_clear_error(sim_vehicle: object) -> None:
         loop = LiveLoop(cfg, pipeline, bridge, EndlessSource(), control=False, link_dead_s=0.5)
         for _ in range(5):
             loop.step()
-        sim_vehicle.stop.set()  # type: ignore[attr-defined]  # the autopilot goes silent
+        sim_vehicle.stop()  # the autopilot goes silent
         t0 = time.monotonic()
         with pytest.raises(LinkTimeout, match=r"dead for more than 0\.5 s"):
             loop.run()
@@ -155,14 +145,14 @@ def test_camera_from_vehicle(position: tuple[float, float, float], yaw: float, v
 
 
 def test_closed_loop_on_sitl_writes_the_timeout_and_uploads_the_fence_first(tmp_path: Path,
-                                                                           sim_vehicle: object) -> None:
+                                                                           sim_vehicle: Any) -> None:
     """``run --control --sitl``: before the first frame the autopilot gets a short GUID_TIMEOUT and the stack's
     fence, both read back (the second layer); nothing flies because nobody armed or engaged."""
-    port = sim_vehicle.local_address[1]  # type: ignore[attr-defined]
+    port = sim_vehicle.vehicle.local_address[1]
     cfg = StackConfig()
     stats = run_live(cfg, connect=f"udpout:127.0.0.1:{port}", source=str(_video(tmp_path / "c.avi", 5)),
                      control=True, sitl=True, connect_timeout_s=5.0, detector=BoxDetector())
-    ap = sim_vehicle.ap  # type: ignore[attr-defined]
+    ap = sim_vehicle.vehicle.ap
     assert ap.params.get("GUID_TIMEOUT") == pytest.approx(cfg.link.guided_timeout_s)
     assert ap.params.get("FENCE_ENABLE") == 1
     assert ap.params.get("FENCE_ALT_MAX") == pytest.approx(cfg.fence.altitude_ceiling_m)
@@ -171,9 +161,9 @@ def test_closed_loop_on_sitl_writes_the_timeout_and_uploads_the_fence_first(tmp_
     assert stats.setpoints_sent == 0 and not ap.armed
 
 
-def test_fence_upload_can_be_left_to_the_crew(tmp_path: Path, sim_vehicle: object) -> None:
-    port = sim_vehicle.local_address[1]  # type: ignore[attr-defined]
+def test_fence_upload_can_be_left_to_the_crew(tmp_path: Path, sim_vehicle: Any) -> None:
+    port = sim_vehicle.vehicle.local_address[1]
     cfg = StackConfig.model_validate({"link": {"upload_fence": False}})
     run_live(cfg, connect=f"udpout:127.0.0.1:{port}", source=str(_video(tmp_path / "c.avi", 3)),
              control=True, sitl=True, connect_timeout_s=5.0, detector=BoxDetector())
-    assert sim_vehicle.ap.fence.empty and not sim_vehicle.ap.params.get("FENCE_ENABLE")  # type: ignore[attr-defined]
+    assert sim_vehicle.vehicle.ap.fence.empty and not sim_vehicle.vehicle.ap.params.get("FENCE_ENABLE")

@@ -22,14 +22,7 @@ gcs_script = pytest.importorskip("sim.gcs_script")
 def test_follow_then_stall_against_sim_vehicle() -> None:
     cfg = mavlink_vehicle.SimVehicleConfig(gps_lock_s=0.2)
     vehicle = mavlink_vehicle.MavlinkSimVehicle("udpin:127.0.0.1:0", rng=np.random.default_rng(0), config=cfg)
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            vehicle.run_realtime(0.2, rate_hz=100.0)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    running = vehicle.start_thread()
     port = vehicle.local_address[1]
     recorder = ListRecorder()
     bridge = MavlinkBridge.open(LinkConfig(connection=f"udpout:127.0.0.1:{port}"), recorder=recorder)
@@ -76,8 +69,7 @@ def test_follow_then_stall_against_sim_vehicle() -> None:
         assert not bridge.engagement.following
         assert {m["msg_type"] for m in recorder.topic("/mavlink/out")} <= ALLOWED_MESSAGES
     finally:
-        stop.set()
-        thread.join(2.0)
+        running.stop()
         bridge.close()
         gcs.link.close()
         vehicle.close()

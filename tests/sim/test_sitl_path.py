@@ -5,7 +5,6 @@ bridge and the scripted crew). No ArduPilot/PX4 binary is available in CI; this 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -25,18 +24,8 @@ def sitl() -> Iterator[MavlinkSimVehicle]:
     vehicle = MavlinkSimVehicle("udpin:127.0.0.1:0", rng=np.random.default_rng(3),
                                 config=SimVehicleConfig(gps_lock_s=0.5),
                                 dynamics=default_dynamics(np.array([*GROUND_NE, 0.0])))
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            vehicle.run_realtime(0.2, rate_hz=100.0)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield vehicle
-    stop.set()
-    thread.join(2.0)
-    vehicle.close()
+    with vehicle.start_thread():
+        yield vehicle
 
 
 def test_external_sitl_path_follows_keeps_standoff_and_uploads_the_shifted_fence(sitl: MavlinkSimVehicle) -> None:
