@@ -38,6 +38,11 @@ Ball = tuple[float, float, float, float, str]
 UNCERTAINTY_SIGMAS = 2.0
 #: Margin (m) kept from the fence by the predicted stopping point.
 FENCE_EPS_M = 0.05
+#: Margin (m) kept from the standoff by the stopping budget. Each period constrains the closing speed along the
+#: current direction to the person (a linearisation of the body's surface) and the vehicle flies between
+#: periods, so an approach that ends exactly on the boundary could cross it by millimetres (Hypothesis found
+#: 1.6 mm in tests/drone_perception/control/test_governor_closed_loop.py); this margin absorbs that.
+STANDOFF_EPS_M = 0.05
 #: Margin (rad) taken off each side of the observed sector (the image edges count as unobserved).
 SECTOR_MARGIN_RAD = 0.1
 
@@ -74,7 +79,7 @@ def person_halfspace(p: Vec, foot: Vec, vel: Vec, sigma_m: float, *, standoff_m:
         nn, ne, nd = dn / dist, de / dist, dd / dist
     else:  # on the body: away = up
         nn, ne, nd = 0.0, 0.0, -1.0
-    budget = dist - UNCERTAINTY_SIGMAS * sigma_m - standoff_m
+    budget = dist - UNCERTAINTY_SIGMAS * sigma_m - standoff_m - STANDOFF_EPS_M
     v_allow = allowed_closing_speed(budget, decel_mps2, horizon_s, max_speed_mps)
     h = v_allow - (nn * vel[0] + ne * vel[1] + nd * vel[2])
     return (-nn, -ne, -nd, h, L.STANDOFF if budget <= 0.0 else L.CLOSING_SPEED), dist, budget
@@ -127,7 +132,7 @@ def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float
             nn, ne, nd = dn / dist, de / dist, dd / dist
         else:
             nn, ne, nd = 0.0, 0.0, -1.0
-        budget = dist - k * (sig if sig > 0.0 else 0.0) - grow - extra - standoff_m
+        budget = dist - k * (sig if sig > 0.0 else 0.0) - grow - extra - standoff_m - STANDOFF_EPS_M
         if budget > 0.0:
             v1, v2 = -at + sqrt(at * at + 2.0 * a * budget), budget / lin
             v_allow = v2 if v2 < v1 else v1  # min(v1, v2)
@@ -213,6 +218,7 @@ def as_vec(a: Sequence[float]) -> Vec:
 __all__ = [
     "FENCE_EPS_M",
     "SECTOR_MARGIN_RAD",
+    "STANDOFF_EPS_M",
     "UNCERTAINTY_SIGMAS",
     "Ball",
     "HalfSpace",

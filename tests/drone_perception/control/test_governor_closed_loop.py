@@ -128,3 +128,15 @@ def test_walking_people_never_inside_standoff_while_the_governor_runs(sc: dict[s
     worst, feasible = simulate(**sc, duration_s=8.0)
     if feasible:  # when people trap the vehicle the governor can only do its best (reported as infeasible)
         assert worst >= -1e-6
+
+
+def test_an_approach_that_ends_on_the_boundary_stays_outside() -> None:
+    """The case Hypothesis found: an adversarial proposal straight at a standing person, 0.5 s latency; the
+    vehicle stopped 1.6 mm inside the standoff before STANDOFF_EPS_M (the per-period linearisation)."""
+    safety = SafetyConfig(min_standoff_m=10.0, max_horizontal_speed_mps=3.0, max_vertical_speed_mps=1.0,
+                          max_accel_mps2=4.0, braking_decel_mps2=4.0, max_yaw_rate_radps=0.8, command_latency_s=0.5,
+                          autopilot_command_timeout_s=0.0, command_ttl_s=0.5, unobserved_speed_mps=0.0)
+    worst, feasible = simulate(safety, FenceConfig(), np.array([0.0, 0.0, -4.0]), np.array([[11.0, 0.0, 0.0]]),
+                               np.zeros((1, 3)), np.zeros(1), 0, 1.0, np.zeros(3), (0.0, 1.0), duration_s=8.0)
+    assert feasible and worst >= 0.0
+    assert worst < 0.05  # it did fly up to the boundary (the margin is what is left)
