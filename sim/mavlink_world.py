@@ -112,7 +112,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
     SITL or MAVProxy sends to) arms, selects GUIDED and takes off; people and the camera then follow the SITL's
     reported pose, translated so that the hand-over point is the scenario's start point. ArduCopter modes only.
     Before the launch the bridge writes the setpoint timeout and (``upload_fence``) uploads and verifies the
-    stack's fence, shifted into the SITL's frame (ArduCopter: FENCE_ALT_MIN needs Copter 4.5 or newer).
+    stack's fence, shifted into the SITL's frame (with the FENCE_ALT_MIN floor: an autopilot without it never
+    answers that write, and the upload stops with a timeout).
     Raises ``BridgeError``/``LinkTimeout`` "cannot connect to ..." when nothing answers within
     ``connect_timeout_s`` (wall seconds).
     """
