@@ -200,7 +200,8 @@ class MavlinkScenarioLoop:
             self._blocking(self.bridge.configure_command_timeout, cfg.link.guided_timeout_s,
                            timeout_s=opts.connect_timeout_s)
         if opts.upload_fence:  # the autopilot's own fence: the second layer, verified by download
-            self._blocking(self.bridge.upload_fence, cfg.fence, timeout_s=opts.connect_timeout_s)
+            self._blocking(self.bridge.upload_fence, cfg.fence, timeout_s=opts.connect_timeout_s,
+                           altitude_floor=cfg.link.fence_altitude_floor)
         self.gcs.operator_launch(self.height_m, timeout_s=opts.launch_timeout_s)
         for _ in range(round(0.5 / self.vehicle_dt_s)):  # settle in the hover, dead-man flowing
             self._pump()

@@ -165,7 +165,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         ground = _wait_for_position(bridge, connect_timeout_s)
         offset = np.array([start[0] - ground[0], start[1] - ground[1], 0.0])
         if upload_fence:
-            bridge.upload_fence(shift_fence(config.fence, -offset[:2]), timeout_s=connect_timeout_s)
+            bridge.upload_fence(shift_fence(config.fence, -offset[:2]), timeout_s=connect_timeout_s,
+                                altitude_floor=config.link.fence_altitude_floor)
         try:
             def pump() -> None:
                 bridge.poll(time.monotonic(), timeout_s=0.01)

@@ -90,7 +90,8 @@ def run_live(config: StackConfig, *, connect: str, source: str, control: bool = 
         if control:  # the autopilot's own layer first: a short setpoint timeout and the fence, both read back
             bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=connect_timeout_s)
             if config.link.upload_fence:
-                bridge.upload_fence(config.fence, timeout_s=connect_timeout_s)
+                bridge.upload_fence(config.fence, timeout_s=connect_timeout_s,
+                                    altitude_floor=config.link.fence_altitude_floor)
         loop = LiveLoop(config, pipeline, bridge, src, control=control)
         handler.on_change = loop.on_operator_selection
         return loop.run(max_frames)

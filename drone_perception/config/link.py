@@ -22,4 +22,7 @@ class LinkConfig(BaseModel):
     upload_fence: bool = Field(True, description="Before closed-loop control, upload the stack's fence to the "
                                "autopilot (the second layer), download it again and verify it. It replaces the "
                                "fence stored there: put every zone the crew needs into the stack's fence.")
+    fence_altitude_floor: bool = Field(True, description="Upload the altitude floor too (ArduPilot FENCE_ALT_MIN, "
+                                       "FENCE_TYPE bit 8). Turn off for an autopilot without it, which never "
+                                       "answers that write (the upload then stops with a timeout).")
     signing_key_file: str | None = None

@@ -167,3 +167,14 @@ def test_fence_upload_can_be_left_to_the_crew(tmp_path: Path, sim_vehicle: Any) 
     run_live(cfg, connect=f"udpout:127.0.0.1:{port}", source=str(_video(tmp_path / "c.avi", 3)),
              control=True, sitl=True, connect_timeout_s=5.0, detector=BoxDetector())
     assert sim_vehicle.vehicle.ap.fence.empty and not sim_vehicle.vehicle.ap.params.get("FENCE_ENABLE")
+
+
+def test_fence_without_the_altitude_floor_for_autopilots_that_lack_it(tmp_path: Path, sim_vehicle: Any) -> None:
+    port = sim_vehicle.vehicle.local_address[1]
+    cfg = StackConfig.model_validate({"link": {"fence_altitude_floor": False}})
+    run_live(cfg, connect=f"udpout:127.0.0.1:{port}", source=str(_video(tmp_path / "c.avi", 3)),
+             control=True, sitl=True, connect_timeout_s=5.0, detector=BoxDetector())
+    params = sim_vehicle.vehicle.ap.params
+    assert params.get("FENCE_ENABLE") == 1 and not int(params.get("FENCE_TYPE")) & 8  # polygon + ceiling only
+    assert params.get("FENCE_ALT_MIN") == pytest.approx(-10.0)  # never written
+    assert sim_vehicle.vehicle.ap.fence.inclusion_polygons
