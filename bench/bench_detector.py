@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -39,10 +38,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-# onnxruntime 1.32's Linux build starts a telemetry thread that resolves mobile.events.data.microsoft.com a few
-# seconds into a run (seen with strace); only this variable, set before onnxruntime is imported, stops it
-# (ort.disable_telemetry_events() does not). Benchmarks stay offline.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
