@@ -38,11 +38,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from drone_perception.config import limits as H
+from drone_perception.config.bounds import Bounds, field_bounds
 from drone_perception.config.safety import FenceConfig, SafetyConfig
 from drone_perception.control import limits as L
 from drone_perception.control.geofence import Geofence, stopping_point
@@ -119,15 +122,58 @@ class GovernorOutput:
     feasible: bool = True
 
 
-def _sane(value: float, lo: float, hi: float, fallback: float) -> float:
-    """``value`` clamped to [lo, hi]; ``fallback`` when it is not a finite number."""
+#: The SafetyConfig fields the governor re-checks at run time, each with its fail-closed fallback: the value
+#: used when the field is not a finite number, or lies at or past an exclusive bound (a speed cap <= 0).
+#: Every fallback is at least as strict as the default: no motion for the caps, the longest legal budget
+#: for latency, the autopilot timeout and the uncertainty growth.
+SAFETY_FALLBACKS: Mapping[str, float] = MappingProxyType({
+    "min_standoff_m": H.HARD_MIN_STANDOFF_M * 2,
+    "max_horizontal_speed_mps": 0.0,
+    "max_vertical_speed_mps": 0.0,
+    "max_accel_mps2": 0.0,
+    "braking_decel_mps2": 1.0,
+    "max_yaw_rate_radps": 0.0,
+    "command_ttl_s": 0.1,
+    "stale_input_s": 0.5,
+    "subject_lost_timeout_s": 0.0,
+    "hold_to_mode_request_s": 0.5,
+    "unobserved_speed_mps": 0.0,
+    "person_uncertainty_growth_mps": field_bounds(SafetyConfig, "person_uncertainty_growth_mps").hi,
+    "command_latency_s": field_bounds(SafetyConfig, "command_latency_s").hi,
+    "autopilot_command_timeout_s": field_bounds(SafetyConfig, "autopilot_command_timeout_s").hi,
+})
+#: Fields for which a higher value is the stricter one (a wider standoff, a longer budget): a value above the
+#: config's maximum (only an unvalidated config has one) is used as given, never clamped down to a looser one.
+HIGHER_IS_STRICTER: frozenset[str] = frozenset({
+    "min_standoff_m", "person_uncertainty_growth_mps", "command_latency_s", "autopilot_command_timeout_s"})
+# The ranges are the config's own Field bounds (one source): they cannot drift from what a load accepts.
+_BOUNDS: Mapping[str, Bounds] = MappingProxyType({n: field_bounds(SafetyConfig, n) for n in SAFETY_FALLBACKS})
+
+
+def governor_bounds(name: str) -> Bounds:
+    """The range the governor allows for the SafetyConfig field ``name`` (the config's own range)."""
+    return _BOUNDS[name]
+
+
+def _sane(cfg: SafetyConfig, name: str) -> float:
+    """Field ``name`` of ``cfg`` as the governor uses it. A finite value inside the config's range is used as
+    given; above the maximum of a :data:`HIGHER_IS_STRICTER` field it is used as given too (stricter); past
+    any other inclusive bound it is clamped to that bound; :data:`SAFETY_FALLBACKS` ``[name]`` when it is not a
+    finite number or lies at or past an exclusive bound."""
+    b, fallback = _BOUNDS[name], SAFETY_FALLBACKS[name]
     try:
-        v = float(value)
-    except (TypeError, ValueError):
+        v = float(getattr(cfg, name))
+    except (AttributeError, TypeError, ValueError):
         return fallback
     if not math.isfinite(v):
         return fallback
-    return min(max(v, lo), hi)
+    if v < b.lo or (v == b.lo and not b.lo_inclusive):
+        return b.lo if b.lo_inclusive else fallback
+    if v > b.hi or (v == b.hi and not b.hi_inclusive):
+        if name in HIGHER_IS_STRICTER:
+            return v
+        return b.hi if b.hi_inclusive else fallback
+    return v
 
 
 class _Lists:
@@ -151,24 +197,24 @@ class SafetyGovernor:
 
     def __init__(self, safety: SafetyConfig, fence: FenceConfig) -> None:
         s = safety
-        # Defence in depth: re-apply the hard limits, even to a config built without validation.
-        self.standoff_m = _sane(s.min_standoff_m, H.HARD_MIN_STANDOFF_M, 1e6, H.HARD_MIN_STANDOFF_M * 2)
-        self.vh_mps = _sane(s.max_horizontal_speed_mps, 0.0, H.HARD_MAX_HORIZONTAL_SPEED_MPS, 0.0)
-        self.vv_mps = _sane(s.max_vertical_speed_mps, 0.0, H.HARD_MAX_VERTICAL_SPEED_MPS, 0.0)
-        self.accel_mps2 = _sane(s.max_accel_mps2, 0.0, H.HARD_MAX_ACCEL_MPS2, 0.0)
-        self.decel_mps2 = _sane(s.braking_decel_mps2, 0.1, H.HARD_MAX_ACCEL_MPS2, 1.0)
-        self.yaw_rate_radps = _sane(s.max_yaw_rate_radps, 0.0, H.HARD_MAX_YAW_RATE_RADPS, 0.0)
-        self.ttl_s = _sane(s.command_ttl_s, 1e-3, H.HARD_MAX_COMMAND_TTL_S, 0.1)
-        self.stale_s = _sane(s.stale_input_s, 1e-3, 5.0, 0.5)
-        self.subject_timeout_s = _sane(s.subject_lost_timeout_s, 0.0, 30.0, 0.0)
-        self.hold_to_mode_s = _sane(s.hold_to_mode_request_s, 0.0, 60.0, 0.5)
-        self.unobserved_mps = _sane(s.unobserved_speed_mps, 0.0, H.HARD_MAX_UNOBSERVED_SPEED_MPS, 0.0)
-        self.growth_mps = _sane(s.person_uncertainty_growth_mps, 0.5, 50.0, 12.0)
-        latency = _sane(s.command_latency_s, 0.0, 10.0, 2.0)
-        self.latency_s = latency
-        ap_timeout = _sane(s.autopilot_command_timeout_s, 0.0, 10.0, 5.0)
+        # Defence in depth: re-check every value, even of a config built without validation (model_construct).
+        self.standoff_m = _sane(s, "min_standoff_m")
+        self.vh_mps = _sane(s, "max_horizontal_speed_mps")
+        self.vv_mps = _sane(s, "max_vertical_speed_mps")
+        self.accel_mps2 = _sane(s, "max_accel_mps2")
+        self.decel_mps2 = _sane(s, "braking_decel_mps2")
+        self.yaw_rate_radps = _sane(s, "max_yaw_rate_radps")
+        self.ttl_s = _sane(s, "command_ttl_s")
+        self.stale_s = _sane(s, "stale_input_s")
+        self.subject_timeout_s = _sane(s, "subject_lost_timeout_s")
+        self.hold_to_mode_s = _sane(s, "hold_to_mode_request_s")
+        self.unobserved_mps = _sane(s, "unobserved_speed_mps")
+        self.growth_mps = _sane(s, "person_uncertainty_growth_mps")
+        self.latency_s = _sane(s, "command_latency_s")
+        #: How long the autopilot keeps flying the last setpoint after the stream stops (s).
+        self.autopilot_timeout_s = _sane(s, "autopilot_command_timeout_s")
         #: Time a command may keep flying before braking starts (s).
-        self.horizon_s = latency + self.ttl_s + ap_timeout
+        self.horizon_s = self.latency_s + self.ttl_s + self.autopilot_timeout_s
         self.max_speed_mps = math.hypot(self.vh_mps, self.vv_mps)
         #: Bound on T + |v|/(2a) for every admissible v (s).
         self.tau_max_s = self.horizon_s + self.max_speed_mps / (2.0 * self.decel_mps2)
@@ -440,4 +486,4 @@ class SafetyGovernor:
 
 _PEOPLE_LIMITS = frozenset({L.STANDOFF, L.CLOSING_SPEED})
 
-__all__ = ["GovernorInput", "GovernorOutput", "SafetyGovernor"]
+__all__ = ["HIGHER_IS_STRICTER", "SAFETY_FALLBACKS", "GovernorInput", "GovernorOutput", "SafetyGovernor", "governor_bounds"]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
+from typing import get_args
 
-from drone_perception.config import StackConfig, load_config, load_config_text
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from drone_perception.config import StackConfig, config_from_dict, load_config, load_config_text
 from drone_perception.config import limits as L
 from drone_perception.errors import ConfigError
 
@@ -71,3 +78,79 @@ def test_the_readme_example_config_is_valid():
     for block in blocks:
         cfg = load_config_text(block)
         assert cfg.safety.min_standoff_m >= L.HARD_MIN_STANDOFF_M
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
+    """Every field of ``model`` and, recursively, of every model its fields hold (``Optional``, tuples...)."""
+    for name, info in model.model_fields.items():
+        yield prefix + name, info
+        stack = [info.annotation]
+        while stack:
+            ann = stack.pop()
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                yield from _fields(ann, f"{prefix}{name}.")
+            else:
+                stack.extend(get_args(ann))
+
+
+def test_the_field_walk_reaches_the_nested_models():
+    paths = {p for p, _ in _fields(StackConfig)}
+    assert {"safety.min_standoff_m", "link.guided_timeout_s", "tracker.low_threshold", "fence.polygon_ne_m"} <= paths
+    assert len(paths) > 60
+
+
+def test_every_config_field_is_described():
+    """Every field states its unit, convention and what raising/lowering it does (norfair style)."""
+    missing = [p for p, info in _fields(StackConfig) if not (info.description or "").strip()]
+    assert not missing, f"config fields without a description: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        # the autopilot would coast 3 s on the last setpoint while the governor budgets 1 s
+        ("link: {guided_timeout_s: 3.0}",
+         r"link\.guided_timeout_s=3\.0 exceeds safety\.autopilot_command_timeout_s=1\.0: .*"
+         r"raise safety\.autopilot_command_timeout_s to at least 3\.0 .*lower link\.guided_timeout_s to at most 1\.0"),
+        ("link: {guided_timeout_s: 2.0}\nsafety: {autopilot_command_timeout_s: 1.5}",
+         r"link\.guided_timeout_s=2\.0 exceeds safety\.autopilot_command_timeout_s=1\.5"),
+        ("safety: {autopilot_command_timeout_s: 0.5}",
+         r"link\.guided_timeout_s=1\.0 exceeds safety\.autopilot_command_timeout_s=0\.5"),
+        ("tracker: {high_threshold: 0.3, low_threshold: 0.4}",
+         r"tracker = .*low_threshold=0\.4 exceeds high_threshold=0\.3"),
+        ("tracker: {high_threshold: 0.05}", r"low_threshold=0\.1 exceeds high_threshold=0\.05"),
+    ],
+)
+def test_inconsistent_pairs_are_rejected_naming_both_fields_and_values(text, error):
+    with pytest.raises(ConfigError, match=error):
+        load_config_text(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "link: {guided_timeout_s: 3.0}\nsafety: {autopilot_command_timeout_s: 3.0}",
+        "link: {guided_timeout_s: 0.5}\nsafety: {autopilot_command_timeout_s: 0.5}",
+        "link: {guided_timeout_s: 0.1}",
+        "tracker: {high_threshold: 0.4, low_threshold: 0.4}",
+    ],
+)
+def test_consistent_pairs_load(text):
+    load_config_text(text)
+
+
+def test_a_budget_below_every_legal_timeout_offers_only_raising_it():
+    with pytest.raises(ConfigError, match=r"at least 0\.1 \(allowed \[0, 5\]\)$"):
+        load_config_text("link: {guided_timeout_s: 0.1}\nsafety: {autopilot_command_timeout_s: 0.05}")
+
+
+@given(timeout_s=st.floats(0.1, 3.0), budget_s=st.floats(0.0, 5.0))
+@settings(max_examples=60, deadline=None)
+def test_a_loaded_config_never_budgets_less_than_the_autopilot_coasts(timeout_s, budget_s):
+    data = {"link": {"guided_timeout_s": timeout_s}, "safety": {"autopilot_command_timeout_s": budget_s}}
+    if timeout_s > budget_s:
+        with pytest.raises(ConfigError, match=r"link\.guided_timeout_s=.*safety\.autopilot_command_timeout_s="):
+            config_from_dict(data)
+    else:
+        c = config_from_dict(data)
+        assert c.link.guided_timeout_s <= c.safety.autopilot_command_timeout_s

@@ -109,7 +109,7 @@ def test_bad_dt_is_rejected(dt_s: float) -> None:
 
 def test_inconsistent_thresholds_are_rejected() -> None:
     with pytest.raises(InvalidValueError, match="low_threshold"):
-        ByteTracker(TrackerConfig.model_validate({"high_threshold": 0.3, "low_threshold": 0.4}))
+        ByteTracker(TrackerConfig.model_construct(high_threshold=0.3, low_threshold=0.4))
 
 
 def test_filter_state_is_inspectable() -> None:
