@@ -1,6 +1,6 @@
 """Telemetry-to-command latency through the stack, excluding the detector, over UDP loopback.
 
-Runs the ``walk`` scenario through the full MAVLink loop (``sim.mavlink_loop``, lock-step) and, every control
+Runs the ``walk`` scenario through the full MAVLink loop (``sim.runners.lockstep``, lock-step) and, every control
 period after the sim vehicle has sent its telemetry, times on the wall clock:
 
 * **stack**: ``bridge.poll`` (receive + decode the waiting telemetry) -> camera pose from telemetry ->
@@ -20,9 +20,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from drone_perception.live import camera_from_vehicle
+from drone_perception.camera_pose import camera_from_vehicle
 from drone_perception.types import SafeCommand, VelocityCommand, Verdict
-from sim.mavlink_loop import MavlinkScenarioLoop
+from sim.runners.lockstep import MavlinkScenarioLoop
 from sim.sensors import simulate_detections
 
 

@@ -17,7 +17,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from drone_perception.config import StackConfig
-from sim.runner import run_scenario
+from sim.runners.direct import run_scenario
 from sim.scenarios import get_scenario
 from sim.sensors import DetectionModelParams, simulate_detections
 

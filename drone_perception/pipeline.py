@@ -98,6 +98,26 @@ class Pipeline:
             self.subject_filter.reset()
         return ok, "locked" if ok else f"track {track_id} cannot be locked"
 
+    def select_at_pixel(self, u_px: float, v_px: float) -> tuple[int | None, str]:
+        """Lock the one confirmed track whose box contains pixel (u, v) (an operator's click). A click inside
+        two or more boxes is refused (``SubjectLock.lock_at_pixel``). Returns (track id or None, reason)."""
+        if self._tracks is None:
+            return None, "refused: no tracks yet"
+        track_id, reason = self.lock.lock_at_pixel(u_px, v_px, self._tracks)
+        if track_id is not None:
+            self.subject_filter.reset()
+        return track_id, reason
+
+    def select_in_box(self, xyxy_px: np.ndarray) -> tuple[int | None, str]:
+        """Lock the confirmed track that best overlaps the operator's box, unambiguously
+        (``SubjectLock.lock_in_box``). Returns (track id or None, reason)."""
+        if self._tracks is None:
+            return None, "refused: no tracks yet"
+        track_id, reason = self.lock.lock_in_box(xyxy_px, self._tracks)
+        if track_id is not None:
+            self.subject_filter.reset()
+        return track_id, reason
+
     def release_subject(self) -> None:
         self.lock.release()
         self.subject_filter.reset()

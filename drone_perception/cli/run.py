@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
-from drone_perception.config import StackConfig, load_config
+from drone_perception.config import load_config
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from drone_perception.runners.live import run_live
+
     config = load_config(args.config)
     stats = run_live(config, connect=args.connect, source=args.source, control=args.control, sitl=args.sitl,
                      record=args.record, connect_timeout_s=args.connect_timeout,
@@ -43,61 +44,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"run ({mode}): {stats.frames} frames, subject locked in {stats.locked_frames}, "
           f"{stats.setpoints_sent} setpoints sent; stopped: {stats.stop_reason}")
     return 0
-
-
-def run_live(config: StackConfig, *, connect: str, source: str, control: bool = False, sitl: bool = False,
-             record: Path | None = None, connect_timeout_s: float = 10.0, max_frames: int | None = None,
-             detector: Any = None) -> Any:
-    """Build and run the live loop; returns ``drone_perception.live.LiveStats``. The charter check comes first,
-    before any device or link is opened. ``detector``: inject one (tests); default ``load_detector``."""
-    from drone_perception.live import LiveLoop, PipelineTrackingHandler, check_control_allowed, intrinsics_from_config
-
-    check_control_allowed(config, control=control, sitl=sitl)
-    from drone_perception.detect import load_detector
-    from drone_perception.pipeline import Pipeline
-    from drone_perception.record import topics
-    from drone_perception.sources import open_source
-    from drone_perception.track.bytetrack import ByteTracker
-    from firmware_bridge.bridge import MavlinkBridge
-    from firmware_bridge.errors import BridgeError, LinkTimeout
-
-    recorder = None
-    if record is not None:
-        from drone_perception.record.mcap_recorder import FlightRecorder
-
-        recorder = FlightRecorder(record)
-    src = open_source(source)
-    bridge = None
-    try:
-        pipeline = Pipeline(config, tracker=ByteTracker(config.tracker),
-                            detector=detector if detector is not None else load_detector(config.detector),
-                            recorder=recorder)
-        handler = PipelineTrackingHandler(pipeline, intrinsics_from_config(config))
-        try:
-            bridge = MavlinkBridge.open(config.link.model_copy(update={"connection": connect}),
-                                        control_rate_hz=config.control_rate_hz, recorder=recorder,
-                                        tracking_handler=handler)
-            bridge.connect(timeout_s=connect_timeout_s)
-        except LinkTimeout as exc:
-            raise LinkTimeout(f"cannot connect to {connect}: no autopilot within {connect_timeout_s:.0f} s: "
-                              f"{exc}") from None
-        except BridgeError as exc:
-            raise BridgeError(f"cannot connect to {connect}: {exc}") from None
-        if recorder is not None:
-            recorder.record(topics.META, time.monotonic(), {
-                "config": config.model_dump(mode="json"), "scenario": None, "source": str(source),
-                "link": "sitl" if sitl else "mavlink", "control": control, "tethered": config.fence.tethered})
-        if control:  # the autopilot's own layer first: a short setpoint timeout and the fence, both read back
-            bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=connect_timeout_s)
-            if config.link.upload_fence:
-                bridge.upload_fence(config.fence, timeout_s=connect_timeout_s,
-                                    altitude_floor=config.link.fence_altitude_floor)
-        loop = LiveLoop(config, pipeline, bridge, src, control=control)
-        handler.on_change = loop.on_operator_selection
-        return loop.run(max_frames)
-    finally:
-        src.close()
-        if bridge is not None:
-            bridge.close()
-        if recorder is not None:
-            recorder.close()

@@ -6,17 +6,16 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from drone_perception.config import StackConfig, load_config
+from drone_perception.errors import ConfigError
 from drone_perception.interfaces import Recorder
 
 if TYPE_CHECKING:
-    from sim.runner import ScenarioResult
-
-R = TypeVar("R")
+    from sim.person_sprites import SpriteBank
+    from sim.runners.truth import ScenarioResult
 
 log = logging.getLogger(__name__)
 
@@ -69,59 +68,85 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     names = _scenario_names(args.scenario)
     if args.link == "mavlink":
-        from sim.mavlink_loop import run_mavlink_scenarios
-
-        return run_mavlink_scenarios(names, config, args)
-    if args.perception == "camera":
-        from sim.camera_loop import run_camera_scenarios
-
-        return run_camera_scenarios(names, config, args)
-    summaries = [run_one(name, config, args) for name in names]
+        if args.perception != "sim":
+            raise ConfigError(f"--perception {args.perception}: only 'sim' detections run on --link mavlink")
+        summaries = [_run_mavlink_one(name, config, args) for name in names]
+    elif args.perception == "camera":
+        sprites = _sprites(args)
+        summaries = [_run_camera_one(name, config, args, sprites) for name in names]
+    else:
+        summaries = [_run_direct_one(name, config, args) for name in names]
     _print_summaries(summaries, as_json=args.json)
+    if args.perception == "camera" and not args.json:
+        _print_camera(summaries)
     return 0 if all(s["passed"] for s in summaries) else 1
 
 
-def run_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
-    from sim.runner import run_scenario
+def _run_direct_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
+    from sim.runners.direct import run_scenario
+    from sim.runners.report import run_and_report
 
-    def run(recorder: Recorder | None) -> ScenarioResult:
-        return run_scenario(name, config, seed=args.seed, recorder=recorder,
-                            duration_s=getattr(args, "duration_s", None))
+    def run_it(recorder: Recorder | None) -> ScenarioResult:
+        return run_scenario(name, config, seed=args.seed, recorder=recorder, duration_s=args.duration_s)
 
-    summary, _ = run_and_report(Path(args.out) / name, args, run)
+    summary, _ = run_and_report(Path(args.out) / name, run_it, record=not args.no_record)
     return summary
 
 
-def run_and_report(
-    out_dir: Path, args: argparse.Namespace, run: Callable[[Recorder | None], R]
-) -> tuple[dict[str, Any], R]:
-    """Run ``run(recorder)`` recording to ``out_dir/record.mcap`` (unless ``--no-record``), then save the
-    trajectory plot and the audit report next to it. ``run`` returns a ScenarioResult or something with a
-    ``.result`` ScenarioResult. Returns the summary dict and whatever ``run`` returned."""
-    from sim.runner import save_trajectory_plot
+def _run_mavlink_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
+    from sim.runners.lockstep import run_mavlink_scenario
+    from sim.runners.report import run_and_report
+    from sim.runners.sitl import DEFAULT_SITL_GCS, run_sitl_scenario
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record_path = out_dir / "record.mcap"
-    recorder = None
-    if not args.no_record:
-        from drone_perception.record.mcap_recorder import FlightRecorder
+    def run_it(recorder: Recorder | None) -> ScenarioResult:
+        if args.connect:
+            return run_sitl_scenario(name, config, connect=args.connect, gcs_connect=args.gcs or DEFAULT_SITL_GCS,
+                                     seed=args.seed, recorder=recorder, duration_s=args.duration_s)
+        return run_mavlink_scenario(name, config, seed=args.seed, recorder=recorder, duration_s=args.duration_s)
 
-        recorder = FlightRecorder(record_path)
-    try:
-        returned = run(recorder)
-    finally:
-        if recorder is not None:
-            recorder.close()
-    result = cast("ScenarioResult", getattr(returned, "result", returned))
-    summary = result.summary()
-    summary["plot"] = str(save_trajectory_plot(result, out_dir / "trajectory.png"))
-    if recorder is not None:
-        from drone_perception.audit.api import audit_record
+    summary, _ = run_and_report(Path(args.out) / f"{name}_mavlink", run_it, record=not args.no_record)
+    summary["link"] = "mavlink"
+    return summary
 
-        report_path = out_dir / "report.html"
-        summary["audit"] = audit_record(record_path, report_path, out_dir / "verdict.json")
-        summary["record"], summary["report"] = str(record_path), str(report_path)
-    return summary, returned
+
+def _sprites(args: argparse.Namespace) -> SpriteBank:
+    """``--sprites``: "photos" (default) or "procedural" (explicit choice only, never a silent fallback)."""
+    from sim.person_sprites import load_photo_sprites, procedural_sprites
+
+    return procedural_sprites(args.seed) if args.sprites == "procedural" else load_photo_sprites()
+
+
+def _run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sprites: SpriteBank) -> dict[str, Any]:
+    """One scenario with camera perception: record, audit report, trajectory plot and annotated video in
+    ``args.out/name``; returns the summary (``ScenarioResult.summary()`` plus a ``camera`` block)."""
+    from sim.runners.camera import CameraRunResult, run_camera_scenario
+    from sim.runners.report import run_and_report
+
+    out_dir = Path(args.out) / name
+
+    def run_it(recorder: Recorder | None) -> CameraRunResult:
+        return run_camera_scenario(name, config, seed=args.seed, sprites=sprites, recorder=recorder,
+                                   detector_rate_hz=args.detector_rate_hz or 5.0, duration_s=args.duration_s,
+                                   video_path_stem=out_dir / "camera")
+
+    summary, run = run_and_report(out_dir, run_it, record=not args.no_record, result_of=lambda r: r.result)
+    summary["camera"] = {
+        "sprites": sprites.mode, "detector_frames": run.detector_frames, "video": str(run.video_path),
+        "render_ms_mean": round(run.render_ms_mean, 1), "detect_ms_mean": round(run.detect_ms_mean, 1),
+        "detector_passes_mean": round(run.detector_passes_mean, 2), **run.recall,
+    }
+    return summary
+
+
+def _print_camera(summaries: list[dict[str, Any]]) -> None:
+    for s in summaries:
+        c = s["camera"]
+        print(f"   camera ({c['sprites']} sprites): {c['detector_frames']} detector frames, render "
+              f"{c['render_ms_mean']} ms, detect {c['detect_ms_mean']} ms ({c['detector_passes_mean']} passes)")
+        print(f"   recall {c['recall']} (subject {c['subject_recall']}), false positives "
+              f"{c['false_positives']}/{c['detections']}; by height: " + ", ".join(
+                  f"{k} {v['recall']} (n={v['n']})" for k, v in c["by_height"].items()))
+        print(f"   video: {c['video']}")
 
 
 def _print_summaries(summaries: list[dict[str, Any]], *, as_json: bool) -> None:

@@ -12,12 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
+from drone_perception.camera_pose import camera_from_vehicle, intrinsics_from_config
 from drone_perception.cli import main
-from drone_perception.cli.run import run_live
 from drone_perception.config import StackConfig, config_from_dict
 from drone_perception.errors import CharterViolation, SourceExhausted
-from drone_perception.live import LiveLoop, camera_from_vehicle, check_control_allowed, intrinsics_from_config
 from drone_perception.pipeline import Pipeline
+from drone_perception.runners.live import LiveLoop, check_control_allowed, run_live
 from drone_perception.sources import RawFrame
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.types import Detections, Frame, VehicleState

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from drone_perception.config import StackConfig
+from drone_perception.track.association import iou_matrix
 from drone_perception.types import Detections
-from sim.camera_loop import RecallCounter, iou_matrix, run_camera_scenario
 from sim.person_sprites import DEFAULT_PHOTO_DIR, load_photo_sprites
 from sim.render import PersonView
+from sim.runners.camera import RecallCounter, run_camera_scenario
 
 
 @pytest.mark.parametrize("a, b, expected", [

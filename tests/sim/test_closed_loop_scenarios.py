@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from drone_perception.config import StackConfig, load_config_text
-from sim.operator import OperatorScript
-from sim.runner import run_scenario
+from sim.runners.crew import OperatorScript
+from sim.runners.direct import run_scenario
 from sim.scenarios import SCENARIOS
 
 ALL = sorted(SCENARIOS)

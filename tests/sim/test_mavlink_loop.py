@@ -11,7 +11,7 @@ import pytest
 from drone_perception.config import StackConfig
 from firmware_bridge.allowlist import ALLOWED_MESSAGES
 from sim.mav_faults import LinkFaultConfig
-from sim.mavlink_loop import MavlinkLoopOptions, MavlinkScenarioLoop, run_mavlink_scenario
+from sim.runners.lockstep import MavlinkLoopOptions, MavlinkScenarioLoop, run_mavlink_scenario
 
 
 class ListRecorder:

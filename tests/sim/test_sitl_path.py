@@ -13,7 +13,8 @@ import pytest
 from drone_perception.config import StackConfig
 from drone_perception.errors import DronePerceptionError
 from sim.mavlink_vehicle import MavlinkSimVehicle, SimVehicleConfig, default_dynamics
-from sim.mavlink_world import run_sitl_scenario, shift_fence
+from sim.runners.mavlink_world import shift_fence
+from sim.runners.sitl import run_sitl_scenario
 from sim.scenarios import get_scenario
 
 GROUND_NE = (30.0, -20.0)

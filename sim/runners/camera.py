@@ -1,7 +1,7 @@
 """Camera in the loop: world -> rendered frame -> the real detector -> the real tracker and stack -> autopilot.
 
-The loop of :func:`sim.runner.run_scenario` (same world, operator, pipeline, ground-truth figures in a
-:class:`~sim.runner.ScenarioResult`) with perception from rendered frames (:mod:`sim.render`) through the
+The loop of :func:`sim.runners.direct.run_scenario` (same control loop, world, crew, pipeline, ground-truth figures
+in a :class:`~sim.runners.truth.ScenarioResult`) with perception from rendered frames (:mod:`sim.render`) through the
 shipped ONNX detector (``config.detector``). Control runs at ``config.control_rate_hz``; a frame is rendered and
 handed to ``Pipeline.step(frame=...)`` only on detector ticks (``detector_rate_hz``, default 5 Hz), the other
 periods pass no perception. Detection latency is not modelled (the boxes carry the frame's stamp).
@@ -19,7 +19,6 @@ audit report and trajectory plot that ``drone-perception sim`` writes.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import time
@@ -35,16 +34,22 @@ from drone_perception.config import StackConfig
 from drone_perception.detect import RoiTilingDetector, TilingConfig, load_detector
 from drone_perception.detect.tiling import ImageDetector
 from drone_perception.interfaces import NullRecorder, Recorder
+from drone_perception.loop import ControlLoop, Period, Sensed
 from drone_perception.pipeline import Pipeline, PipelineOutput
-from drone_perception.record import topics
+from drone_perception.record.header import record_run_header
+from drone_perception.selection import PipelineTrackingHandler
+from drone_perception.track.association import iou_matrix
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.track.lock import LockState
 from drone_perception.types import Detections, Frame, Tracks, TrackState
-from sim.operator import OperatorScript, ScriptedOperator
-from sim.person_sprites import SpriteBank, load_photo_sprites, procedural_sprites
+from sim.person_sprites import SpriteBank, load_photo_sprites
 from sim.render import PersonView, SceneRenderer, poses_from_world
-from sim.runner import ScenarioResult, TruthMeter, record_run_header
+from sim.runners.crew import ConsoleHands, OperatorScript, ScriptedCrew
+from sim.runners.direct import periods_for
+from sim.runners.parts import WorldClock, WorldVehicleLink
+from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
 from sim.scenarios import get_scenario
+from sim.world import World
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +90,6 @@ def rois_from_tracks(tracks: Tracks | None, subject_id: int | None) -> np.ndarra
     order = sorted(range(len(tracks)), key=lambda i: (int(tracks.track_id[i]) != subject_id,
                                                       int(tracks.state[i]) != int(TrackState.CONFIRMED)))
     return np.asarray(tracks.xyxy_px, np.float64)[order]
-
-
-def iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """IoU (N, M) of boxes ``a`` (N, 4) and ``b`` (M, 4), xyxy pixels."""
-    a = np.asarray(a_xyxy, np.float64).reshape(-1, 4)[:, None, :]
-    b = np.asarray(b_xyxy, np.float64).reshape(-1, 4)[None, :, :]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return np.asarray(inter / np.maximum(area_a + area_b - inter, 1e-9))
 
 
 @dataclass
@@ -210,6 +203,88 @@ class CameraRunResult:
     video_path: Path | None
 
 
+
+class RenderedFrames:
+    """``PerceptionSource``: on every ``every``-th period a frame rendered from the world's true camera (people
+    inside a blackout window of the scenario are not drawn), for the pipeline's detector; nothing in between.
+    Before each frame it points ``roi_detector`` at the pipeline's current tracks (locked subject first) and
+    switches it to acquisition while nothing is locked."""
+
+    def __init__(self, world: World, renderer: SceneRenderer, roi_detector: TrackRoiDetector, pipeline: Pipeline,
+                 every: int) -> None:
+        self.world = world
+        self.renderer = renderer
+        self.roi_detector = roi_detector
+        self.pipeline = pipeline
+        self.every = every
+        self.index = 0
+        #: The last frame's ground truth: who is drawn where, and how much of each is visible.
+        self.views: tuple[PersonView, ...] = ()
+        self.render_s: list[float] = []
+        self._visible_subject = False
+
+    def sense(self, now_s: float) -> Sensed:
+        step, self.index = self.index, self.index + 1
+        if step % self.every:
+            return Sensed()
+        world = self.world
+        camera = world.camera_model()
+        hidden = world.hidden_mask().tolist()
+        poses = [p for p, h in zip(poses_from_world(world), hidden) if not h]
+        t0 = time.perf_counter()
+        rendered = self.renderer.render(camera, poses, world.trees)
+        self.render_s.append(time.perf_counter() - t0)
+        self.views = rendered.people
+        self.roi_detector.rois_xyxy_px = rois_from_tracks(self.pipeline.tracks, self.pipeline.lock.track_id)
+        self.roi_detector.acquire = self.pipeline.lock.state != LockState.LOCKED
+        subject_id = world.subject.id
+        self._visible_subject = any(v.person_id == subject_id and v.visible_share >= MIN_VISIBLE_SHARE
+                                    for v in self.views)
+        return Sensed(image=rendered.image, seq=step)
+
+    def subject_in_view(self) -> bool:
+        """Ground truth of the last frame: at least half of the subject's sprite was visible."""
+        return self._visible_subject
+
+
+class CameraObserver:
+    """Per detector frame: detector time and passes, recall against the renderer's ground truth, and (with
+    ``video``) the annotated frame."""
+
+    def __init__(self, name: str, world: World, frames: RenderedFrames, standoff_m: float,
+                 video: AnnotatedVideo | None) -> None:
+        self.name = name
+        self.world = world
+        self.frames = frames
+        self.standoff_m = standoff_m
+        self.video = video
+        self.recall = RecallCounter()
+        self.detect_s: list[float] = []
+        self.passes: list[int] = []
+
+    def on_period(self, period: Period) -> None:
+        out, frame = period.output, period.frame
+        if out is None or frame is None:
+            return
+        roi = self.frames.roi_detector
+        self.detect_s.append(roi.last_detect_s)
+        self.passes.append(roi.last_passes)
+        dets = out.detections if out.detections is not None else Detections.empty(period.now_s)
+        self.recall.add(self.frames.views, dets, self.world.subject.id)
+        if self.video is None:
+            return
+        sep_min = self.world.min_separation_m()[0]
+        limits = ",".join(sorted(out.safe.limits_applied)) or "-"
+        est = out.governor.min_separation_m
+        self.video.write(annotate(frame.image, out, [
+            f"{self.name}  t={period.now_s:5.1f} s  lock {out.lock.state.value} {out.lock.track_id}  "
+            f"engaged {out.send}",
+            f"governor {out.safe.verdict.value} [{limits}]  est. sep {'-' if est is None else f'{est:.1f}'} m",
+            f"true min sep {sep_min:.1f} m (standoff {self.standoff_m:.0f} m) "
+            f"{'OK' if sep_min >= self.standoff_m else 'BROKEN'}",
+        ]))
+
+
 def run_camera_scenario(
     name: str,
     config: StackConfig | None = None,
@@ -237,126 +312,32 @@ def run_camera_scenario(
     config = world.stack_config(config)
     rec: Recorder = recorder if recorder is not None else NullRecorder()
     pipeline = Pipeline(config, tracker=ByteTracker(config.tracker), detector=roi_detector, recorder=rec)
-    operator = ScriptedOperator(operator_script)
     dt_s = 1.0 / config.control_rate_hz
     every = max(1, round(config.control_rate_hz / detector_rate_hz))
-    steps = round((duration_s if duration_s is not None else spec.duration_s) / dt_s)
     standoff = config.safety.min_standoff_m
-    record_run_header(rec, config, name, seed, link="sim", perception="camera")
+    record_run_header(rec, config, stamp_s=0.0, scenario=name, link="sim", seed=seed, perception="camera")
     k = world.intrinsics
     video = AnnotatedVideo(video_path_stem, config.control_rate_hz / every, k.size_wh_px) if video_path_stem else None
-
-    recall = RecallCounter()
-    render_s: list[float] = []
-    detect_s: list[float] = []
-    passes: list[int] = []
+    frames = RenderedFrames(world, renderer, roi_detector, pipeline, every)
     meter = TruthMeter(world, standoff)
-    subject_id = world.subject.id
-    visible_subject = False
+    camera_obs = CameraObserver(name, world, frames, standoff, video)
+    crew = ScriptedCrew(world, ConsoleHands(PipelineTrackingHandler(pipeline, k)), operator_script)
+    loop = ControlLoop(pipeline, clock=WorldClock(world, dt_s), vehicle=WorldVehicleLink(world), perception=frames,
+                       operator=crew, observers=[camera_obs, TruthObserver(meter, rec, frames.subject_in_view)])
     try:
-        for step in range(steps):
-            world.step(dt_s)
-            now = world.t_s
-            camera = world.camera_model()
-            frame = None
-            views: tuple[PersonView, ...] = ()
-            if step % every == 0:
-                hidden = world.hidden_mask().tolist()
-                poses = [p for p, h in zip(poses_from_world(world), hidden) if not h]
-                t0 = time.perf_counter()
-                rendered = renderer.render(camera, poses, world.trees)
-                render_s.append(time.perf_counter() - t0)
-                views = rendered.people
-                frame = Frame(rendered.image, now, step, camera)
-                roi_detector.rois_xyxy_px = rois_from_tracks(pipeline.tracks, pipeline.lock.track_id)
-                roi_detector.acquire = pipeline.lock.state != LockState.LOCKED
-                visible_subject = any(v.person_id == subject_id and v.visible_share >= MIN_VISIBLE_SHARE
-                                      for v in views)
-            subject = world.subject
-            lock_lost = pipeline.lock.state in (LockState.LOST, LockState.NONE)
-            op = operator.step(now, pipeline.tracks, camera, subject.position_ned_m, subject.height_m,
-                               lock_lost=lock_lost)
-            out = pipeline.step(now_s=now, vehicle=world.vehicle_state(), operator=op, camera=camera, frame=frame)
-            if frame is not None:
-                detect_s.append(roi_detector.last_detect_s)
-                passes.append(roi_detector.last_passes)
-                dets = out.detections if out.detections is not None else Detections.empty(now)
-                recall.add(views, dets, subject_id)
-            if out.send and not out.safe.expired(now):
-                world.command(out.safe.command)
-                meter.command(out.safe, op)
-            truth = meter.update(now, engaged=op.engaged, sending=out.send, limits=out.safe.limits_applied,
-                                 subject_in_view=visible_subject, mode_request=out.safe.mode_request is not None)
-            rec.record(topics.TRUTH, now, truth)
-            sep_min = meter.world.min_separation_m()[0]
-            if video is not None and frame is not None:
-                limits = ",".join(sorted(out.safe.limits_applied)) or "-"
-                est = out.governor.min_separation_m
-                video.write(annotate(frame.image, out, [
-                    f"{name}  t={now:5.1f} s  lock {out.lock.state.value} {out.lock.track_id}  "
-                    f"engaged {out.send}",
-                    f"governor {out.safe.verdict.value} [{limits}]  est. sep "
-                    f"{'-' if est is None else f'{est:.1f}'} m",
-                    f"true min sep {sep_min:.1f} m (standoff {standoff:.0f} m) "
-                    f"{'OK' if sep_min >= standoff else 'BROKEN'}",
-                ]))
+        loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s))
     finally:
         if video is not None:
             video.close()
-    result = meter.result(name, seed, dt_s, redesignations=operator.redesignations)
+    result = meter.result(name, seed, dt_s, redesignations=crew.redesignations)
 
     def mean_ms(xs: list[float]) -> float:
         return 1e3 * float(np.mean(xs)) if xs else math.nan
 
-    return CameraRunResult(result, recall.table(), mean_ms(render_s), mean_ms(detect_s),
-                           float(np.mean(passes)) if passes else math.nan, len(render_s),
-                           video.path if video is not None else None)
+    return CameraRunResult(result, camera_obs.recall.table(), mean_ms(frames.render_s), mean_ms(camera_obs.detect_s),
+                           float(np.mean(camera_obs.passes)) if camera_obs.passes else math.nan,
+                           len(frames.render_s), video.path if video is not None else None)
 
 
-def _sprites_from_args(args: argparse.Namespace) -> SpriteBank:
-    """``args.sprites``: "photos" (default) or "procedural" (explicit choice only)."""
-    mode = getattr(args, "sprites", "photos") or "photos"
-    if mode == "procedural":
-        return procedural_sprites(int(getattr(args, "seed", 0)))
-    return load_photo_sprites()
-
-
-def run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sprites: SpriteBank) -> dict[str, Any]:
-    """One scenario with camera perception: record, audit report, trajectory plot and annotated video in
-    ``args.out/name``; returns the summary (``ScenarioResult.summary()`` plus a ``camera`` block)."""
-    from drone_perception.cli.sim import run_and_report
-
-    out_dir = Path(args.out) / name
-
-    def run_it(recorder: Recorder | None) -> CameraRunResult:
-        return run_camera_scenario(
-            name, config, seed=args.seed, sprites=sprites, recorder=recorder,
-            detector_rate_hz=float(getattr(args, "detector_rate_hz", None) or 5.0),
-            duration_s=getattr(args, "duration_s", None), video_path_stem=out_dir / "camera")
-
-    summary, run = run_and_report(out_dir, args, run_it)
-    summary["camera"] = {
-        "sprites": sprites.mode, "detector_frames": run.detector_frames, "video": str(run.video_path),
-        "render_ms_mean": round(run.render_ms_mean, 1), "detect_ms_mean": round(run.detect_ms_mean, 1),
-        "detector_passes_mean": round(run.detector_passes_mean, 2), **run.recall,
-    }
-    return summary
-
-
-def run_camera_scenarios(names: list[str], config: StackConfig, args: argparse.Namespace) -> int:
-    """``drone-perception sim --perception camera``: exit code 0 when every run kept its invariants."""
-    from drone_perception.cli.sim import _print_summaries
-
-    sprites = _sprites_from_args(args)
-    summaries = [run_camera_one(name, config, args, sprites) for name in names]
-    _print_summaries(summaries, as_json=args.json)
-    if not args.json:
-        for s in summaries:
-            c = s["camera"]
-            print(f"   camera ({c['sprites']} sprites): {c['detector_frames']} detector frames, render "
-                  f"{c['render_ms_mean']} ms, detect {c['detect_ms_mean']} ms ({c['detector_passes_mean']} passes)")
-            print(f"   recall {c['recall']} (subject {c['subject_recall']}), false positives "
-                  f"{c['false_positives']}/{c['detections']}; by height: " + ", ".join(
-                      f"{k} {v['recall']} (n={v['n']})" for k, v in c["by_height"].items()))
-            print(f"   video: {c['video']}")
-    return 0 if all(s["passed"] for s in summaries) else 1
+__all__ = ["AnnotatedVideo", "CameraRunResult", "RecallCounter", "TrackRoiDetector", "annotate",
+           "rois_from_tracks", "run_camera_scenario"]

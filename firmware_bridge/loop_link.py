@@ -1,0 +1,162 @@
+"""The MAVLink bridge as the control loop's vehicle link, and the one bridge set-up every mode uses.
+
+:class:`BridgeVehicleLink` is :class:`drone_perception.loop.VehicleLink` over a :class:`MavlinkBridge`:
+``poll`` reads telemetry (and, with ``link_dead_s``, ends the run with ``LinkTimeout`` after a long dead link),
+``camera`` gives the camera pose from the reported pose and gimbal pitch, ``send`` sends each SafeCommand once,
+``after_period`` publishes the tracked box to the ground station and runs the stall check while following.
+
+:func:`open_bridge` + :func:`prepare_autopilot` are the set-up: open and connect with errors that say what is
+missing, write the setpoint timeout and read it back (it must not exceed what the governor budgets), upload
+the stack's fence and verify it (the autopilot's own fence is the second layer).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from drone_perception.camera_pose import camera_from_vehicle
+from drone_perception.config import StackConfig
+from drone_perception.config.safety import FenceConfig
+from drone_perception.interfaces import Recorder
+from drone_perception.pipeline import PipelineOutput
+from drone_perception.types import CameraIntrinsics, CameraModel, SafeCommand, VehicleState
+from firmware_bridge.bridge import MavlinkBridge
+from firmware_bridge.camera_tracking import TrackingHandler
+from firmware_bridge.errors import BridgeError, LinkTimeout
+
+log = logging.getLogger(__name__)
+
+#: Slack (s) when comparing the read-back setpoint timeout with the governor's budget (a float32 parameter).
+TIMEOUT_READBACK_EPS_S = 1e-3
+
+
+def publish_tracking_status(bridge: MavlinkBridge, out: PipelineOutput, intrinsics: CameraIntrinsics,
+                            now_s: float) -> None:
+    """CAMERA_TRACKING_IMAGE_STATUS for the ground station: the locked subject's box (normalised), or idle."""
+    cam = bridge.camera
+    if cam is None:
+        return
+    box = None
+    if out.lock.track_id is not None and len(out.tracks):
+        rows = np.flatnonzero(out.tracks.track_id == out.lock.track_id)
+        if rows.size:
+            x1, y1, x2, y2 = (float(c) for c in out.tracks.xyxy_px[rows[0]])
+            w, h = intrinsics.size_wh_px
+            box = (x1 / w, y1 / h, x2 / w, y2 / h)
+    cam.publish_image_status(now_s, box)
+
+
+class BridgeVehicleLink:
+    """``VehicleLink`` over a connected bridge.
+
+    ``control``: setpoints may be sent (False: perception only, ``send`` refuses everything).
+    ``gimbal_pitch_rad``: the camera's pitch (rad, negative down) while the autopilot streams no gimbal attitude.
+    ``offset_ned_m``: added to the reported position (an external SITL whose frame differs from the scenario's).
+    ``on_state(state)``: told every polled state (the simulator's pose follows an external SITL).
+    ``link_dead_s``: a link down this long raises ``LinkTimeout`` (after disengaging); None: never.
+    ``status_period_s``: how often the tracked box goes to the ground station.
+    """
+
+    def __init__(self, bridge: MavlinkBridge, intrinsics: CameraIntrinsics, *, control: bool,
+                 gimbal_pitch_rad: float, offset_ned_m: np.ndarray | None = None,
+                 on_state: Callable[[VehicleState], Any] | None = None, link_dead_s: float | None = None,
+                 status_period_s: float = 0.2) -> None:
+        self.bridge = bridge
+        self.intrinsics = intrinsics
+        self.control = control
+        self.gimbal_pitch_rad = float(gimbal_pitch_rad)
+        self.offset_ned_m = None if offset_ned_m is None else np.asarray(offset_ned_m, dtype=float)
+        self.on_state = on_state
+        self.link_dead_s = link_dead_s
+        self.status_period_s = status_period_s
+        self._next_status_s = -math.inf
+        self._link_down_since: float | None = None
+
+    def poll(self, now_s: float) -> VehicleState:
+        state = self.bridge.poll(now_s)
+        if self.link_dead_s is not None:
+            self._check_link(state, now_s)
+        if self.offset_ned_m is not None:
+            state = replace(state, position_ned_m=np.asarray(state.position_ned_m) + self.offset_ned_m)
+        if self.on_state is not None:
+            self.on_state(state)
+        return state
+
+    def _check_link(self, state: VehicleState, now_s: float) -> None:
+        assert self.link_dead_s is not None
+        if state.link_ok:
+            self._link_down_since = None
+        elif self._link_down_since is None:
+            self._link_down_since = now_s
+        elif now_s - self._link_down_since > self.link_dead_s:
+            if self.bridge.engagement.following:
+                self.bridge.disengage(now_s, "autopilot link dead")
+            raise LinkTimeout(f"autopilot link on {self.bridge.link.connection} dead for more than "
+                              f"{self.link_dead_s:.1f} s (no heartbeat/telemetry): stopped")
+
+    def camera(self, state: VehicleState) -> CameraModel | None:
+        gimbal = getattr(self.bridge.telemetry, "gimbal", None)
+        pitch = getattr(gimbal, "pitch_rad", None)
+        pitch = float(pitch) if pitch is not None and math.isfinite(pitch) else self.gimbal_pitch_rad
+        return camera_from_vehicle(self.intrinsics, state, pitch)
+
+    def send(self, safe: SafeCommand, now_s: float) -> bool:
+        return self.control and self.bridge.send(safe, now_s)
+
+    def after_period(self, now_s: float, output: PipelineOutput | None) -> None:
+        if output is not None and now_s >= self._next_status_s:
+            self._next_status_s = now_s + self.status_period_s
+            publish_tracking_status(self.bridge, output, self.intrinsics, now_s)
+        if self.control and self.bridge.engagement.following:  # after a disengage silence is expected
+            self.bridge.check_stall(now_s)
+
+
+def open_bridge(config: StackConfig, connect: str, *, recorder: Recorder | None,
+                tracking_handler: TrackingHandler | None, clock: Callable[[], float] | None = None) -> MavlinkBridge:
+    """A bridge on ``connect`` (e.g. ``tcp:127.0.0.1:5760``) with ``config.link``'s settings; ``BridgeError``
+    "cannot connect to ..." when the endpoint cannot be opened."""
+    link_cfg = config.link.model_copy(update={"connection": connect})
+    kwargs: dict[str, Any] = {"control_rate_hz": config.control_rate_hz, "recorder": recorder,
+                              "tracking_handler": tracking_handler}
+    if clock is not None:
+        kwargs["clock"] = clock
+    try:
+        return MavlinkBridge.open(link_cfg, **kwargs)
+    except BridgeError as exc:
+        raise BridgeError(f"cannot connect to {connect}: {exc}") from None
+
+
+def connect_bridge(bridge: MavlinkBridge, connect: str, *, timeout_s: float, hint: str = "") -> None:
+    """Wait for the autopilot's heartbeat and telemetry; ``LinkTimeout`` "cannot connect to ..." otherwise."""
+    try:
+        bridge.connect(timeout_s=timeout_s)
+    except LinkTimeout as exc:
+        raise LinkTimeout(f"cannot connect to {connect}: no autopilot within {timeout_s:.0f} s{hint}: {exc}") from None
+
+
+def prepare_autopilot(bridge: MavlinkBridge, config: StackConfig, *, timeout_s: float,
+                      fence: FenceConfig | None, write_command_timeout: bool = True) -> None:
+    """The autopilot's own safety layer before the stack may command it: the setpoint timeout
+    (``config.link.guided_timeout_s``, GUID_TIMEOUT / COM_OF_LOSS_T) written and read back, and ``fence`` (None:
+    not uploaded) uploaded and verified by download. Raises ``BridgeError`` when the autopilot keeps a timeout
+    longer than the governor's stopping budget (``safety.autopilot_command_timeout_s``): the vehicle would
+    coast longer after a dead companion than the governor assumed."""
+    if write_command_timeout:
+        got = bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=timeout_s)
+        budget = config.safety.autopilot_command_timeout_s
+        if not (math.isfinite(got) and got <= budget + TIMEOUT_READBACK_EPS_S):
+            raise BridgeError(
+                f"the autopilot keeps a setpoint timeout of {got:.3f} s ({bridge.dialect.command_timeout_param}), "
+                f"longer than the governor's budget safety.autopilot_command_timeout_s = {budget:.3f} s: "
+                "refusing to command it")
+    if fence is not None:
+        bridge.upload_fence(fence, timeout_s=timeout_s, altitude_floor=config.link.fence_altitude_floor)
+
+
+__all__ = ["BridgeVehicleLink", "connect_bridge", "open_bridge", "prepare_autopilot", "publish_tracking_status"]

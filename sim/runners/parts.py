@@ -1,0 +1,82 @@
+"""The simulator's parts for the control loop (:mod:`drone_perception.loop`): its clock, its in-process
+autopilot as a vehicle link, and its detection model as a perception source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from drone_perception.loop import Sensed
+from drone_perception.pipeline import PipelineOutput
+from drone_perception.types import CameraModel, SafeCommand, VehicleState
+from sim.sensors import DetectionModelParams, simulate_detections
+from sim.world import World
+
+
+class WorldClock:
+    """``PeriodClock`` of a run on the in-process autopilot: each period advances the world (people, wind,
+    the vehicle flying its setpoint) by ``dt_s``; the stack's time is the world's ``t_s``."""
+
+    def __init__(self, world: World, dt_s: float) -> None:
+        self.world = world
+        self.dt_s = dt_s
+
+    def next_period(self) -> float:
+        self.world.step(self.dt_s)
+        return self.world.t_s
+
+
+class WorldVehicleLink:
+    """``VehicleLink`` to the world's in-process autopilot (ArduCopter GUIDED semantics, :mod:`sim.autopilot`).
+    The stack sees the true state and the true camera pose (there is no telemetry to degrade them)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        #: The camera pose of the current period (the perception source reuses it: one computation a period).
+        self.last_camera: CameraModel | None = None
+
+    def poll(self, now_s: float) -> VehicleState:
+        return self.world.vehicle_state()
+
+    def camera(self, state: VehicleState) -> CameraModel | None:
+        self.last_camera = self.world.camera_model()
+        return self.last_camera
+
+    def send(self, safe: SafeCommand, now_s: float) -> bool:
+        if safe.expired(now_s):
+            return False
+        self.world.command(safe.command)
+        return True
+
+    def after_period(self, now_s: float, output: PipelineOutput | None) -> None:
+        return None
+
+
+class SimulatedDetections:
+    """``PerceptionSource`` from the simulator's detection model (:func:`sim.sensors.simulate_detections`):
+    boxes of the people the true camera sees, with misses, jitter and false positives drawn from ``rng``.
+    ``true_camera()``: the camera's true pose this period. Stamped with the stack's ``now_s``."""
+
+    def __init__(self, world: World, rng: np.random.Generator, params: DetectionModelParams | None = None, *,
+                 true_camera: Callable[[], CameraModel] | None = None) -> None:
+        self.world = world
+        self.rng = rng
+        self.params = params or DetectionModelParams()
+        self.true_camera = true_camera or world.camera_model
+        self._subject_in_view = False
+
+    def sense(self, now_s: float) -> Sensed:
+        detections, gt_ids = simulate_detections(self.world, self.true_camera(), self.rng, self.params)
+        self._subject_in_view = bool(np.any(gt_ids == self.world.subject.id))
+        if detections.stamp_s != now_s:
+            detections = replace(detections, stamp_s=now_s)  # the stack's clock (MAVLink runs)
+        return Sensed(detections=detections)
+
+    def subject_in_view(self) -> bool:
+        """Ground truth: the detection model had the subject in view this period (detected or not)."""
+        return self._subject_in_view
+
+
+__all__ = ["SimulatedDetections", "WorldClock", "WorldVehicleLink"]

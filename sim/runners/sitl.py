@@ -1,0 +1,134 @@
+"""A scenario against an external autopilot SITL (ArduPilot's ``arducopter``, or any MAVLink autopilot speaking
+ArduCopter modes) in real time, through the one control loop.
+
+The bridge connects on ``connect``; the scripted crew uses a second MAVLink endpoint of the same SITL
+(``gcs_connect``, ``udpin:HOST:PORT`` that the SITL or MAVProxy sends to) to arm, select GUIDED and take off, then
+engages follow, clicks the subject and keeps the dead-man going as in every simulated mode. People and the
+camera follow the SITL's reported pose (:class:`~sim.runners.mavlink_world.ReportedPose`), translated so that the
+hand-over point is the scenario's start point.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from drone_perception.config import StackConfig
+from drone_perception.interfaces import NullRecorder, Recorder
+from drone_perception.loop import ControlLoop
+from drone_perception.pipeline import Pipeline
+from drone_perception.record.header import record_run_header
+from drone_perception.selection import PipelineTrackingHandler
+from drone_perception.track.bytetrack import ByteTracker
+from firmware_bridge.bridge import MavlinkBridge
+from firmware_bridge.errors import BridgeError, LinkTimeout
+from firmware_bridge.loop_link import BridgeVehicleLink, connect_bridge, open_bridge, prepare_autopilot
+from sim.gcs_script import ScriptedGroundStation
+from sim.mav_link import SimLinkError, SimTimeout
+from sim.runners.crew import GroundStationHands, OperatorScript, ScriptedCrew
+from sim.runners.direct import periods_for
+from sim.runners.mavlink_world import ReportedPose, shift_fence, start_height_m
+from sim.runners.parts import SimulatedDetections
+from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
+from sim.scenarios import get_scenario
+from sim.world import World
+
+#: Where the scripted crew listens for an external SITL (ArduPilot's sim_vehicle.py/MAVProxy sends to 14551).
+DEFAULT_SITL_GCS = "udpin:127.0.0.1:14551"
+
+
+class RealTimePeriods:
+    """``PeriodClock`` in real time: sleeps to the next tick of ``dt_s``, then advances the world's people and
+    wind and lets the crew's ground station read; the stack's time is ``time.monotonic()``."""
+
+    def __init__(self, world: World, gcs: ScriptedGroundStation, dt_s: float) -> None:
+        self.world, self.gcs, self.dt_s = world, gcs, dt_s
+        self._next_tick = time.monotonic()
+
+    def next_period(self) -> float:
+        self._next_tick += self.dt_s
+        time.sleep(max(0.0, self._next_tick - time.monotonic()))
+        self.world.step(self.dt_s)
+        self.gcs.tick()
+        return time.monotonic()
+
+
+def _wait_for_position(bridge: MavlinkBridge, timeout_s: float) -> np.ndarray:
+    """The vehicle's first valid local position (m, NED), polling the bridge; LinkTimeout after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pos = np.asarray(bridge.poll(time.monotonic(), timeout_s=0.05).position_ned_m, dtype=float)
+        if np.all(np.isfinite(pos)):
+            return pos
+    raise LinkTimeout(f"no valid LOCAL_POSITION_NED within {timeout_s:.0f} s (is the autopilot's EKF ready?)")
+
+
+def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_connect: str = DEFAULT_SITL_GCS,
+                      seed: int = 0, recorder: Recorder | None = None, duration_s: float | None = None,
+                      connect_timeout_s: float = 10.0, launch_timeout_s: float = 90.0,
+                      operator_script: OperatorScript | None = None, upload_fence: bool = True) -> ScenarioResult:
+    """Scenario ``name`` against an external autopilot SITL on ``connect`` (bridge) in real time.
+
+    Before the launch the bridge writes the setpoint timeout and (``upload_fence``) uploads and verifies the
+    stack's fence, shifted into the SITL's frame (with the FENCE_ALT_MIN floor unless
+    ``link.fence_altitude_floor`` is off). Raises ``BridgeError``/``LinkTimeout`` "cannot connect to ..." when
+    nothing answers within ``connect_timeout_s`` (wall seconds).
+    """
+    spec = get_scenario(name)
+    rng = np.random.default_rng(seed)
+    world = spec.build(rng, config)
+    config = world.stack_config(config)
+    rec: Recorder = recorder if recorder is not None else NullRecorder()
+    height = start_height_m(world)
+    start = world.vehicle.position_ned_m
+    pose = ReportedPose(start, float(world.vehicle.yaw_rad))
+    world.vehicle = pose  # type: ignore[assignment]
+    world.autopilot.armed = False
+    pipeline = Pipeline(config, tracker=ByteTracker(config.tracker), recorder=rec)
+    handler = PipelineTrackingHandler(pipeline, world.intrinsics)
+    bridge = open_bridge(config, connect, recorder=rec, tracking_handler=handler)
+    handler.on_change = bridge.engagement.select_subject
+    gcs: ScriptedGroundStation | None = None
+    try:
+        connect_bridge(bridge, connect, timeout_s=connect_timeout_s, hint=" (is the SITL running?)")
+        record_run_header(rec, config, stamp_s=time.monotonic(), scenario=name, link="mavlink", seed=seed,
+                          autopilot=f"external SITL at {connect}", simulator=True)
+        # The scenario frame is the SITL's local frame shifted so that the vehicle's ground position is the
+        # scenario's start point; fixed here, before the launch, so the fence uploaded to the autopilot (the
+        # second layer) and the pose the stack sees use the same shift.
+        ground = _wait_for_position(bridge, connect_timeout_s)
+        offset = np.array([start[0] - ground[0], start[1] - ground[1], 0.0])
+        prepare_autopilot(bridge, config, timeout_s=connect_timeout_s,
+                          fence=shift_fence(config.fence, -offset[:2]) if upload_fence else None)
+        try:
+            def pump() -> None:  # the bridge keeps reading (and its heartbeats going) while the crew waits
+                bridge.poll(time.monotonic(), timeout_s=0.01)
+
+            gcs = ScriptedGroundStation(gcs_connect, pump=pump, heartbeat_hz=2.0)
+            gcs.operator_launch(height, timeout_s=launch_timeout_s)
+        except (SimTimeout, SimLinkError) as exc:
+            raise BridgeError(f"the scripted crew on {gcs_connect} could not launch the SITL vehicle: {exc}") from None
+        target = bridge.link.target_system or 1
+        crew = ScriptedCrew(world, GroundStationHands(
+            bridge, gcs, pipeline, target_system=target, deadman_rc_channel=config.link.deadman_rc_channel,
+            set_rc=lambda channel, pwm_us: gcs.rc_override({channel: pwm_us}) if gcs is not None else None),
+            operator_script)
+        meter = TruthMeter(world, config.safety.min_standoff_m)
+        perception = SimulatedDetections(world, rng)
+        link = BridgeVehicleLink(bridge, world.intrinsics, control=True, gimbal_pitch_rad=world.gimbal_pitch_rad,
+                                 offset_ned_m=offset, on_state=pose.update)
+        dt_s = 1.0 / config.control_rate_hz
+        loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s), vehicle=link, perception=perception,
+                           operator=crew, observers=[TruthObserver(meter, rec, perception.subject_in_view)])
+        loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s), freeze_heap=True)
+        if bridge.engagement.following:
+            bridge.disengage(time.monotonic(), "scenario ended")
+        return meter.result(name, seed, dt_s, redesignations=crew.redesignations)
+    finally:
+        if gcs is not None:
+            gcs.close()
+        bridge.close()
+
+
+__all__ = ["DEFAULT_SITL_GCS", "RealTimePeriods", "run_sitl_scenario"]
