@@ -21,8 +21,10 @@ demo: $(STAMP)
 ## test: create the venv if needed, install, lint, type-check, fetch test photos, run the whole suite
 test: $(STAMP) lint typecheck testdata unit
 
+## lint: ruff, and the import layering (cli > runners > firmware_bridge | sim > core, no import circle)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check drone_perception sim firmware_bridge tests bench tools
+	$(PY) tools/check_layers.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -486,4 +486,5 @@ class SafetyGovernor:
 
 _PEOPLE_LIMITS = frozenset({L.STANDOFF, L.CLOSING_SPEED})
 
-__all__ = ["HIGHER_IS_STRICTER", "SAFETY_FALLBACKS", "GovernorInput", "GovernorOutput", "SafetyGovernor", "governor_bounds"]
+__all__ = ["HIGHER_IS_STRICTER", "SAFETY_FALLBACKS", "GovernorInput", "GovernorOutput", "SafetyGovernor",
+           "governor_bounds"]

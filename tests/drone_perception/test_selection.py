@@ -24,7 +24,8 @@ def _pipeline(boxes: list[list[float]], states: list[int]) -> Pipeline:
     p = Pipeline(cfg, tracker=ByteTracker(cfg.tracker))
     n = len(boxes)
     p._tracks = Tracks(track_id=np.arange(1, n + 1, dtype=np.int64), xyxy_px=np.array(boxes, float).reshape(-1, 4),
-                       state=states, age_s=np.ones(n), position_ned_m=np.array([[20.0, 2.0 * i, 0.0] for i in range(n)]),
+                       state=states, age_s=np.ones(n),
+                       position_ned_m=np.array([[20.0, 2.0 * i, 0.0] for i in range(n)]),
                        position_sigma_m=np.full(n, 0.3), stamp_s=1.0)
     return p
 

@@ -2,8 +2,9 @@
 
 A config built with ``model_construct`` skips validation, so the governor checks every value it uses
 again: a legal value is used exactly as given, a value above the maximum of a field where higher is stricter
-(standoff, budgets) is used as given, a value past any other inclusive bound is clamped to that bound, and a value that is not a finite number, or lies at or past an
-exclusive bound (a speed cap <= 0), becomes the governor's fail-closed fallback.
+(standoff, budgets) is used as given, a value past any other inclusive bound is clamped to that bound, and a
+value that is not a finite number, or lies at or past an exclusive bound (a speed cap <= 0), becomes the
+governor's fail-closed fallback.
 """
 
 from __future__ import annotations
