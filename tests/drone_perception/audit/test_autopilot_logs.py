@@ -6,11 +6,11 @@ from __future__ import annotations
 import struct
 
 import pytest
+from fake_runs import write_fake_run
 from pymavlink.dialects.v20 import ardupilotmega as mav2
 
 from drone_perception.audit.api import audit_record
 from drone_perception.audit.autopilot_logs import align_to_record, read_autopilot_log, read_tlog, read_ulog
-from drone_perception.audit.synthetic import write_fake_run
 from drone_perception.record.errors import RecordError
 from drone_perception.record.reader import read_record
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fake_runs import VIOLATIONS, write_fake_run
 from hypothesis import given
 from hypothesis import strategies as st
 
 from drone_perception.audit.checks import run_checks
 from drone_perception.audit.model import EXIT_FAIL, EXIT_PASS, EXIT_UNVERIFIABLE, Status
 from drone_perception.audit.series import distance_to_bodies_m, polygon_signed_distance_m
-from drone_perception.audit.synthetic import VIOLATIONS, write_fake_run
 from drone_perception.record import topics
 from drone_perception.record.mcap_recorder import FlightRecorder
 from drone_perception.record.reader import read_record

@@ -6,10 +6,10 @@ import json
 import re
 
 import pytest
+from fake_runs import write_fake_run
 
 from drone_perception.audit.api import audit_record
 from drone_perception.audit.model import EXIT_FAIL, EXIT_PASS, EXIT_UNVERIFIABLE
-from drone_perception.audit.synthetic import write_fake_run
 from drone_perception.cli import main
 from drone_perception.record import topics
 from drone_perception.record.mcap_recorder import FlightRecorder

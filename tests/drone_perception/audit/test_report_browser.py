@@ -9,9 +9,9 @@ import subprocess
 
 import cv2
 import pytest
+from fake_runs import write_fake_run
 
 from drone_perception.audit.api import audit_record
-from drone_perception.audit.synthetic import write_fake_run
 
 pytestmark = pytest.mark.browser
 
