@@ -10,6 +10,12 @@ corner of the image, v growing downwards. The ground is the horizontal plane ``z
 A person is modelled as a vertical body standing on the ground: a rectangle ``width_m`` wide (facing the
 camera) from the foot point up ``height_m``. :func:`person_box` renders it into a box; :func:`locate_people`
 inverts that, fusing two range cues with their propagated uncertainty.
+
+One source per formula: :func:`project_points` is the stack's pinhole projection (NED point -> pixel and
+optical depth) and :func:`wrap_angle_rad` its angle wrap. Independent copies are kept on purpose only where one
+checks the other: the plain-Python mirror :mod:`drone_perception.geometry_scalar` (fast path for a few rows,
+compared with the numpy code by ``tests/drone_perception/test_geometry_scalar.py``) and the simulator's detection
+model (:mod:`sim.sensors`, the ground truth, compared by ``tests/sim/test_sensors.py``).
 """
 
 from __future__ import annotations
@@ -63,6 +69,16 @@ def _per_item(name: str, value: npt.ArrayLike, n: int) -> FloatArray:
 
 
 # --------------------------------------------------------------------------------------------------
+# Angles
+
+
+def wrap_angle_rad(angle_rad: float) -> float:
+    """``angle_rad`` wrapped into [-pi, pi): ``(a + pi) mod 2 pi - pi`` (floor modulo, so -pi maps to -pi and
+    pi to -pi). Works elementwise on numpy arrays too."""
+    return (angle_rad + math.pi) % (2.0 * math.pi) - math.pi
+
+
+# --------------------------------------------------------------------------------------------------
 # Rays and projection
 
 
@@ -85,7 +101,8 @@ def rays_ned(camera: CameraModel, uv_px: npt.ArrayLike) -> FloatArray:
 
 
 def project_points(camera: CameraModel, points_ned_m: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Project NED points (N, 3) into the image.
+    """Project NED points (N, 3) into the image: ``p_cam = R_ned_from_cam^T (p - position_ned_m)``,
+    ``u = fx * x / z + cx``, ``v = fy * y / z + cy`` (the stack's one pinhole projection; the renderer uses it).
 
     Returns ``(uv_px (N, 2), depth_m (N,))``; ``depth_m`` is the distance along the optical axis
     (z of the optical frame). Points with ``depth_m <= 0`` are behind the camera and get NaN pixels.
@@ -519,4 +536,5 @@ __all__ = [
     "pixel_to_ray_cam",
     "project_points",
     "rays_ned",
+    "wrap_angle_rad",
 ]

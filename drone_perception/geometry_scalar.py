@@ -6,6 +6,10 @@ private helpers: :mod:`drone_perception.geometry` calls them for small N after i
 ``tests/drone_perception/test_geometry_scalar.py`` compares them with the numpy implementation (the oracle)
 over random inputs. Frames, units and conventions are those of :mod:`drone_perception.geometry`.
 
+Independent copy kept on purpose: the pinhole projection, the rays and the ground intersection are written
+out again here in scalar form (calling the numpy functions per row would cost what this module saves), and
+the oracle tests hold the two implementations to each other.
+
 Division follows numpy's semantics (x/0 gives +-inf or NaN, never an exception), so undefined cues come
 out NaN exactly where the vectorised code's do.
 """

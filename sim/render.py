@@ -1,7 +1,9 @@
 """Render a camera frame (BGR uint8) of the simulated world: textured ground, sky and haze, trees, people.
 
 Geometry is the true pinhole projection of the :class:`~drone_perception.types.CameraModel` (optical frame x
-right, y down, z forward; ``p_cam = R_ned_from_cam^T (X_ned - position_ned_m)``):
+right, y down, z forward; ``p_cam = R_ned_from_cam^T (X_ned - position_ned_m)``), computed by
+:func:`drone_perception.geometry.project_points` (the one projection; the independent copy that checks it is the
+detection model's, :mod:`sim.sensors`):
 
 * ground: the plane z_ned = 0 carries a procedural grass/dirt texture (``texture_m_per_px`` metres per texel,
   mirrored beyond its edge), mapped by the plane homography; above the horizon a sky gradient; haze grows
@@ -30,6 +32,7 @@ import cv2
 import numpy as np
 
 from drone_perception.errors import InvalidValueError
+from drone_perception.geometry import project_points
 from drone_perception.types import CameraModel
 from sim.occluders import Tree
 from sim.person_sprites import SpriteBank
@@ -37,7 +40,8 @@ from sim.person_sprites import SpriteBank
 if TYPE_CHECKING:
     from sim.world import World
 
-#: Nearer than this along the optical axis (m) counts as behind the camera.
+#: Nearer than this along the optical axis (m) counts as behind the camera. ``project_points`` gives NaN pixels
+#: at depth <= 0; every drawing step checks the depth against this plane before it reads a pixel.
 NEAR_PLANE_M = 0.3
 
 
@@ -94,16 +98,6 @@ class RenderOutput:
 
     image: np.ndarray
     people: tuple[PersonView, ...]
-
-
-def project_ned(camera: CameraModel, points_ned_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels (N, 2) and optical depth (N,) of NED points (N, 3). Depth <= 0 is behind the camera."""
-    p = (np.asarray(points_ned_m, np.float64).reshape(-1, 3) - camera.position_ned_m) @ camera.R_ned_from_cam
-    k = camera.intrinsics
-    z = p[:, 2]
-    zs = np.where(z > 1e-9, z, 1e-9)
-    uv = np.column_stack([k.fx_px * p[:, 0] / zs + k.cx_px, k.fy_px * p[:, 1] / zs + k.cy_px])
-    return uv, z
 
 
 def _value_noise(rng: np.random.Generator, size: int, cell_px: int) -> np.ndarray:
@@ -195,7 +189,7 @@ class SceneRenderer:
         half = max(0.1 * r, 0.12)
         quad = np.array([base - half * across, base + half * across,
                          base + half * across - [0, 0, 0.45 * th], base - half * across - [0, 0, 0.45 * th]])
-        uv, z = project_ned(camera, quad)
+        uv, z = project_points(camera, quad)
         if np.all(z > NEAR_PLANE_M):
             pts = np.round(uv).astype(np.int32)
             cv2.fillConvexPoly(img, pts, (40, 60, 85), lineType=cv2.LINE_AA)
@@ -209,7 +203,7 @@ class SceneRenderer:
         side = offs[:, 0] * np.maximum(r - radii, 0.0)
         alt = 0.65 * th + offs[:, 1] * np.maximum(0.35 * th - radii, 0.0)
         centres = base[None, :] + side[:, None] * across[None, :] - alt[:, None] * np.array([0.0, 0.0, 1.0])
-        uv, z = project_ned(camera, centres)
+        uv, z = project_points(camera, centres)
         f = camera.intrinsics.fx_px
         for j in np.argsort(-z):  # far blobs first
             if z[j] <= NEAR_PLANE_M:
@@ -241,7 +235,7 @@ class SceneRenderer:
     def _draw_person(self, img: np.ndarray, ids: np.ndarray, camera: CameraModel, person: PersonPose,
                      label: int) -> tuple[tuple[float, float, float, float], float, float, int] | None:
         foot = np.array(person.foot_ned_m, np.float64)
-        uv, z = project_ned(camera, np.stack([foot, foot - [0.0, 0.0, person.height_m]]))
+        uv, z = project_points(camera, np.stack([foot, foot - [0.0, 0.0, person.height_m]]))
         if np.any(z <= NEAR_PLANE_M):
             return None
         height = float(np.hypot(*(uv[0] - uv[1])))
@@ -291,10 +285,10 @@ class SceneRenderer:
         ids = np.zeros((h, w), np.uint8)
         items: list[tuple[float, str, int]] = []
         if people:
-            _, zp = project_ned(camera, np.array([p.foot_ned_m for p in people], np.float64))
+            _, zp = project_points(camera, np.array([p.foot_ned_m for p in people], np.float64))
             items += [(float(zp[i]), "person", i) for i in range(len(people))]
         if trees:
-            _, zt = project_ned(camera, np.array([(*t.center_ne_m, 0.0) for t in trees], np.float64))
+            _, zt = project_points(camera, np.array([(*t.center_ne_m, 0.0) for t in trees], np.float64))
             # A tree occludes what stands behind its near face.
             items += [(float(zt[i]) - trees[i].radius_m, "tree", i) for i in range(len(trees))]
         drawn: dict[int, tuple[tuple[float, float, float, float], float, float, int]] = {}

@@ -2,8 +2,10 @@
 
 Each person's body (a vertical rectangle ``width_m`` x ``height_m`` facing the camera, standing on its foot point)
 is projected with a pinhole model written here from the ``CameraModel`` fields (``R_ned_from_cam``,
-``position_ned_m``, intrinsics), independently of the stack's geometry module, so the two check each other.
-Then, per person:
+``position_ned_m``, intrinsics), independently of the stack's geometry module, so the two check each other
+(an independent copy kept on purpose: the simulator's ground truth must not inherit a bug of
+:func:`drone_perception.geometry.project_points` / ``person_box``, which the stack inverts;
+``tests/sim/test_sensors.py`` compares them on random cameras and bodies). Then, per person:
 
 * dropped when the world hides the person (a sensor blackout window), when any body corner is behind the camera
   (or nearer than ``NEAR_PLANE_M``), when the box lies outside the image or less than ``min_visible_fraction``

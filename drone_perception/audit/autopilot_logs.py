@@ -14,20 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drone_perception.mavlink_tables import (
+    ARDUPILOT,
+    AUTOPILOT_DIALECT_NAMES,
+    CMD_ARM_DISARM,
+    MAV_AUTOPILOT_INVALID,
+    MAV_MODE_FLAG_SAFETY_ARMED,
+    MAV_STATE_CRITICAL,
+    MAV_STATE_EMERGENCY,
+    MULTIROTOR_TYPES,
+    NOT_VEHICLE_TYPES,
+    PX4,
+)
 from drone_perception.record import topics
 from drone_perception.record.errors import RecordError
 from drone_perception.record.reader import FlightLog
 
-# MAV_TYPE values of vehicles this stack flies (multirotors); anything else is reported as foreign.
-_MULTIROTOR_TYPES = {2: "QUADROTOR", 3: "COAXIAL", 4: "HELICOPTER", 13: "HEXAROTOR", 14: "OCTOROTOR",
-                     15: "TRICOPTER", 29: "DODECAROTOR", 35: "DECAROTOR"}
-# Heartbeats from these MAV_TYPEs are not the vehicle (GCS, companion, gimbal, camera, ADS-B, ...).
-_NOT_VEHICLE_TYPES = {6, 18, 26, 27, 30, 31, 32, 33, 34}
-_MAV_AUTOPILOT_INVALID = 8
-_MAV_AUTOPILOT = {3: "ardupilot", 12: "px4"}
-_ARMED_FLAG = 128
-_CMD_ARMING = 400
-_COMPANION_MODES = ("GUIDED", "OFFBOARD")
+_COMPANION_MODES = (ARDUPILOT.companion_mode, PX4.companion_mode)  # GUIDED, OFFBOARD
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,10 @@ def _classify_text(text: str) -> str:
 
 def read_tlog(path: str | Path) -> AutopilotLog:
     """Events from a MAVLink telemetry log (each message prefixed by its 8-byte Unix-µs stamp)."""
+    # The one place the audit needs a MAVLink parser: decoding the tlog's frames (the numbers it then looks
+    # for are drone_perception.mavlink_tables'; pymavlink also names enum values those tables do not list).
     from pymavlink import mavutil
     from pymavlink.dialects.v20 import ardupilotmega as mav2
-
-    from firmware_bridge.dialects import ARDUPILOT, PX4
 
     p = Path(path)
     problems: list[str] = []
@@ -97,32 +100,33 @@ def read_tlog(path: str | Path) -> AutopilotLog:
                 bad += 1
                 continue
             if kind == "HEARTBEAT":
-                if msg.type in _NOT_VEHICLE_TYPES or msg.autopilot == _MAV_AUTOPILOT_INVALID:
+                if msg.type in NOT_VEHICLE_TYPES or msg.autopilot == MAV_AUTOPILOT_INVALID:
                     continue
                 src = (msg.get_srcSystem(), msg.get_srcComponent())
                 if vehicle is None:
                     vehicle = src
-                    vtype = _MULTIROTOR_TYPES.get(msg.type) or _enum_name(mav2, "MAV_TYPE", msg.type)
-                    autopilot = _MAV_AUTOPILOT.get(msg.autopilot, _enum_name(mav2, "MAV_AUTOPILOT", msg.autopilot))
+                    vtype = MULTIROTOR_TYPES.get(msg.type) or _enum_name(mav2, "MAV_TYPE", msg.type)
+                    autopilot = AUTOPILOT_DIALECT_NAMES.get(msg.autopilot,
+                                                            _enum_name(mav2, "MAV_AUTOPILOT", msg.autopilot))
                 if src != vehicle:
                     continue
-                now_armed = bool(msg.base_mode & _ARMED_FLAG)
+                now_armed = bool(msg.base_mode & MAV_MODE_FLAG_SAFETY_ARMED)
                 if now_armed != armed:
                     events.append(AutopilotEvent(t, "armed" if now_armed else "disarmed",
                                                  "armed" if now_armed else "disarmed"))
                     armed = now_armed
                 dialect = PX4 if autopilot == "px4" else ARDUPILOT
                 name = dialect.mode_name(msg.base_mode, msg.custom_mode)
-                if msg.type not in _MULTIROTOR_TYPES:
+                if msg.type not in MULTIROTOR_TYPES:
                     name = f"custom_mode {msg.custom_mode}"  # copter mode tables do not apply
                 if name != mode:
                     events.append(AutopilotEvent(t, "mode", name))
                     mode = name
                 if msg.system_status != status:
-                    if msg.system_status in (5, 6):  # MAV_STATE_CRITICAL / EMERGENCY: a failsafe is active
+                    if msg.system_status in (MAV_STATE_CRITICAL, MAV_STATE_EMERGENCY):  # a failsafe is active
                         events.append(AutopilotEvent(t, "failsafe", _enum_name(mav2, "MAV_STATE", msg.system_status)))
                     status = msg.system_status
-            elif kind == "COMMAND_LONG" and msg.command == _CMD_ARMING:
+            elif kind == "COMMAND_LONG" and msg.command == CMD_ARM_DISARM:
                 who = f"system {msg.get_srcSystem()} component {msg.get_srcComponent()}"
                 what = "arm" if msg.param1 >= 0.5 else "disarm"
                 events.append(AutopilotEvent(t, "arm_request", f"{what} requested by {who}"))
@@ -140,7 +144,7 @@ def read_tlog(path: str | Path) -> AutopilotLog:
         problems.append(f"{bad} unparseable stretches of bytes (corrupt or not MAVLink)")
     if vehicle is None:
         problems.append("no vehicle HEARTBEAT found: not a telemetry log of a vehicle, or empty")
-    supported = vtype in _MULTIROTOR_TYPES.values()
+    supported = vtype in MULTIROTOR_TYPES.values()
     if vtype is not None and not supported:
         problems.append(f"log from another vehicle type ({vtype}): this stack flies multirotors; arm and "
                         "breach events are listed, mode names are not decoded")
@@ -203,7 +207,7 @@ def read_ulog(path: str | Path) -> AutopilotLog:
     if cmd is not None and "command" in cmd.data:
         d = cmd.data
         for i in range(len(d["timestamp"])):
-            if int(d["command"][i]) == _CMD_ARMING:
+            if int(d["command"][i]) == CMD_ARM_DISARM:
                 what = "arm" if float(d["param1"][i]) >= 0.5 else "disarm"
                 who = (f"system {int(d['source_system'][i])} component {int(d['source_component'][i])}"
                        if "source_system" in d else "unknown source")

@@ -4,55 +4,31 @@ tether/simulation only, and whether the evidence itself is complete."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 from drone_perception.audit.model import CheckResult, Status
 from drone_perception.audit.series import Context, StepSeries, sent_setpoints
+from drone_perception.mavlink_tables import (
+    ARDUPILOT,
+    FORBIDDEN_COMMANDS,
+    FORBIDDEN_MESSAGES,
+    MAV_CMD_DO_SET_MODE,
+    PX4,
+    OutgoingAllowlist,
+    dialect_for,
+)
 from drone_perception.record import topics
 from drone_perception.record.reader import FlightLog
 from drone_perception.types import ModeRequest
 
-# MAV_CMD ids (MAVLink common.xml) the audit looks for: they hand control away from the operator or actuate
-# something. The audit only observes them in records; nothing here sends anything.
-_CMD_TAKEOFF = 22
-_CMD_TAKEOFF_LOCAL = 24
-_CMD_VTOL_TAKEOFF = 84
-MAV_CMD_NAV_GUIDED_ENABLE = 92
-MAV_CMD_DO_SET_MODE = 176
-_CMD_SERVO = 183
-_CMD_REPEAT_SERVO = 184
-_CMD_GRIPPER = 211
-MAV_CMD_MISSION_START = 300
-_CMD_ARMING = 400
-#: Never sent by the stack: arming, take-off, mission start, guided-enable, actuators.
-FORBIDDEN_COMMANDS: dict[int, str] = {
-    _CMD_TAKEOFF: "take-off", _CMD_TAKEOFF_LOCAL: "local take-off",
-    _CMD_VTOL_TAKEOFF: "VTOL take-off", MAV_CMD_NAV_GUIDED_ENABLE: "NAV_GUIDED_ENABLE",
-    _CMD_SERVO: "servo", _CMD_REPEAT_SERVO: "repeat servo",
-    _CMD_GRIPPER: "gripper", MAV_CMD_MISSION_START: "MISSION_START",
-    _CMD_ARMING: "arm/disarm",
-}
-#: Message types that take control from the operator.
-FORBIDDEN_MESSAGES = frozenset({"SET_MODE", "RC_CHANNELS_OVERRIDE", "MANUAL_CONTROL"})
-
-# Fallback copy of firmware_bridge.allowlist (used only if that package cannot be imported at audit
-# time, e.g. an auditor's install without the bridge). Keep in step with firmware_bridge/allowlist.py.
-_FALLBACK_ALLOWED_MESSAGES = frozenset({
-    "HEARTBEAT", "SET_POSITION_TARGET_LOCAL_NED", "COMMAND_LONG", "COMMAND_ACK", "PARAM_SET",
-    "PARAM_REQUEST_READ", "MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_REQUEST_INT", "MISSION_REQUEST_LIST",
-    "MISSION_ACK", "CAMERA_INFORMATION", "CAMERA_TRACKING_IMAGE_STATUS", "CAMERA_TRACKING_GEO_STATUS",
-    "STATUSTEXT",
-})
-_FALLBACK_ALLOWED_COMMANDS = frozenset({511, 512, MAV_CMD_DO_SET_MODE})  # SET_MESSAGE_INTERVAL, REQUEST_MESSAGE
+# What may be sent, what must never be (FORBIDDEN_COMMANDS / FORBIDDEN_MESSAGES) and the dialects' safer modes
+# are the bridge's own tables (drone_perception.mavlink_tables); the audit only looks for them in records.
 
 
-def _safe_mode_params(ctx: Context) -> frozenset[tuple[int, int, int]] | None:
+def _safe_mode_params(ctx: Context) -> frozenset[tuple[int, int, int]]:
     """DO_SET_MODE parameter triples of the safer modes (for the run's autopilot, else either)."""
-    try:
-        from firmware_bridge.dialects import ARDUPILOT, PX4, dialect_for
-    except ImportError:
-        return None
     link_cfg = ((ctx.meta or {}).get("config") or {}).get("link") or {}
     name = link_cfg.get("autopilot") if isinstance(link_cfg, dict) else None
     try:
@@ -129,32 +105,27 @@ def check_commands_expire(log: FlightLog, ctx: Context) -> CheckResult:
 
 
 class _Msg(SimpleNamespace):
-    """A recorded /mavlink/out message dressed up for ``firmware_bridge.allowlist.Allowlist.check``."""
+    """A recorded /mavlink/out message dressed up as the MAVLink message object :class:`OutgoingAllowlist` reads."""
 
     def get_type(self) -> str:
         return str(self.msg_type)
 
 
-def _allowlist_checker(ctx: Context) -> tuple[Any, str]:
-    try:
-        from firmware_bridge.allowlist import Allowlist
-        from firmware_bridge.errors import AllowlistViolation
-    except ImportError:
-        return None, "fallback copy of the bridge allowlist (firmware_bridge not importable)"
-    modes = _safe_mode_params(ctx) or frozenset()
-    al = Allowlist(modes)
+#: Where the allowlist verdict comes from (the result's ``basis``).
+ALLOWLIST_BASIS = "drone_perception.mavlink_tables.OutgoingAllowlist (the bridge's own rule and tables)"
+
+
+def _allowlist_checker(ctx: Context) -> Callable[[dict[str, Any]], str | None]:
+    """The bridge's allowlist rule over one recorded message: why it was not allowed, or None."""
+    al = OutgoingAllowlist(_safe_mode_params(ctx))
 
     def check(m: dict[str, Any]) -> str | None:
         fields = dict(m.get("fields") or {})
         if m.get("command") is not None:
             fields.setdefault("command", m["command"])
-        try:
-            al.check(_Msg(msg_type=m.get("msg_type"), **fields))
-        except AllowlistViolation as exc:
-            return str(exc)
-        return None
+        return al.violation(_Msg(msg_type=m.get("msg_type"), **fields))
 
-    return check, "firmware_bridge.allowlist.Allowlist (the bridge's own check)"
+    return check
 
 
 def check_allowlist(log: FlightLog, ctx: Context) -> CheckResult:
@@ -163,18 +134,11 @@ def check_allowlist(log: FlightLog, ctx: Context) -> CheckResult:
     early = _no_traffic(key, title, item, log, ctx)
     if early is not None:
         return early
-    checker, basis = _allowlist_checker(ctx)
+    checker, basis = _allowlist_checker(ctx), ALLOWLIST_BASIS
     bad: list[tuple[float, str]] = []
     incomplete = 0
     msgs = log.get(topics.MAVLINK_OUT)
     for s, m in msgs:
-        kind = m.get("msg_type")
-        if checker is None:
-            if kind not in _FALLBACK_ALLOWED_MESSAGES:
-                bad.append((s, f"message type {kind!r} not allowed"))
-            elif kind == "COMMAND_LONG" and m.get("command") not in _FALLBACK_ALLOWED_COMMANDS:
-                bad.append((s, f"command id {m.get('command')} not allowed"))
-            continue
         try:
             why = checker(m)
         except (AttributeError, TypeError):
@@ -222,16 +186,14 @@ def check_operator_in_command(log: FlightLog, ctx: Context) -> CheckResult:
             except (KeyError, TypeError, ValueError):
                 unknown += 1
                 continue
-            if modes is None:
-                unknown += 1
-            elif triple not in modes:
+            if triple not in modes:
                 bad.append((s, f"DO_SET_MODE {triple} is not a safer-mode request"))
     if bad:
         return CheckResult(key, title, item, Status.FAIL, f"{len(bad)} violations; first at t={bad[0][0]:.2f} s: "
                            f"{bad[0][1]}", None, "", bad[0][0], "/mavlink/out + /control/safe", len(bad), len(msgs))
     if unknown:
         return CheckResult(key, title, item, Status.UNVERIFIABLE, f"{unknown} mode requests could not be checked "
-                           "(missing parameters or no dialect table)", samples=len(msgs))
+                           "(missing parameters)", samples=len(msgs))
     return CheckResult(key, title, item, Status.PASS, f"no arm, take-off or non-safer mode command in {len(msgs)} "
                        "messages", basis="/mavlink/out + /control/safe", samples=len(msgs))
 

@@ -10,7 +10,11 @@ _INADMISSIBLE = 1e6
 
 
 def iou_matrix(a_xyxy: np.ndarray, b_xyxy: np.ndarray) -> np.ndarray:
-    """Pairwise intersection-over-union (A, B) of boxes in x1,y1,x2,y2 pixels. Degenerate boxes give 0."""
+    """Pairwise intersection-over-union (A, B) of boxes ``a_xyxy`` (A, 4) and ``b_xyxy`` (B, 4) in x1,y1,x2,y2
+    pixels (float64 out). Degenerate boxes (zero area, or x2 < x1 / y2 < y1) give 0; either side may be empty.
+
+    The stack's one box IoU: the tracker, the subject lock and the sim's detection-to-truth matching use it.
+    """
     a = np.asarray(a_xyxy, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b_xyxy, dtype=np.float64).reshape(-1, 4)
     if a.shape[0] == 0 or b.shape[0] == 0:

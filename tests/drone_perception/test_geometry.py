@@ -18,6 +18,7 @@ from drone_perception.geometry import (
     pixel_to_ray_cam,
     project_points,
     rays_ned,
+    wrap_angle_rad,
 )
 from drone_perception.types import CameraIntrinsics, CameraModel
 
@@ -370,3 +371,40 @@ def test_observed_sector_straight_down_with_min_range_is_empty() -> None:
     # a shallower camera sees far: the range requirement changes nothing
     shallow = camera(yaw=1.0, pitch=-0.2, alt_m=10.0)
     assert observed_sector(shallow, min_range_m=10.0) == observed_sector(shallow)
+
+
+# --------------------------------------------------------------------------------------------------
+# Angle wrap
+
+
+@pytest.mark.parametrize(("angle", "expected"), [
+    (0.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (math.pi, -math.pi), (-math.pi, -math.pi),
+    (3 * math.pi / 2, -math.pi / 2), (-3 * math.pi / 2, math.pi / 2), (7.0, 7.0 - 2 * math.pi),
+    (2 * math.pi, 0.0), (-40.0, -40.0 + 6 * 2 * math.pi),
+])
+def test_wrap_angle_rad_table(angle, expected) -> None:
+    assert wrap_angle_rad(angle) == pytest.approx(expected, abs=1e-12)
+
+
+@given(st.floats(-1e6, 1e6))
+def test_wrap_angle_rad_range_and_equivalence(angle) -> None:
+    w = wrap_angle_rad(angle)
+    assert -math.pi <= w < math.pi
+    assert math.cos(w) == pytest.approx(math.cos(angle), abs=1e-9)
+    assert math.sin(w) == pytest.approx(math.sin(angle), abs=1e-9)
+
+
+def test_the_other_wrap_copies_are_bit_identical() -> None:
+    """The controller's and the simulator's private wraps (while they exist) compute the same formula, so they
+    can import ``wrap_angle_rad`` without moving a figure."""
+    import importlib
+
+    copies = [getattr(importlib.import_module(mod), name, None) for mod, name in (
+        ("drone_perception.control.follow", "_wrap_pi"), ("drone_perception.control.standoff", "wrap_pi"),
+        ("sim.vehicle", "_wrap_pi"))]
+    angles = [*np.random.default_rng(0).uniform(-50.0, 50.0, 5000).tolist(), math.pi, -math.pi, 0.0, 2 * math.pi]
+    for wrap in copies:
+        if wrap is not None:
+            assert [wrap(a) for a in angles] == [wrap_angle_rad(a) for a in angles]
+    arr = np.array(angles)
+    assert np.array_equal(wrap_angle_rad(arr), np.array([wrap_angle_rad(a) for a in angles]))

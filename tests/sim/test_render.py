@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 
+from drone_perception.geometry import project_points
 from drone_perception.types import CameraIntrinsics, CameraModel
 from sim.occluders import Tree
 from sim.person_sprites import DEFAULT_PHOTO_DIR, SpriteSourceError, load_photo_sprites, procedural_sprites
-from sim.render import PersonPose, SceneRenderer, project_ned
+from sim.render import PersonPose, SceneRenderer
 
 HAVE_PHOTOS = (DEFAULT_PHOTO_DIR / "bus.jpg").is_file()
 needs_photos = pytest.mark.skipif(not HAVE_PHOTOS, reason="test photos not fetched: run `make testdata` "
@@ -46,7 +47,7 @@ def test_person_drawn_at_projected_foot_with_projected_height(bank, north_m, eas
     foot = np.array([north_m, east_m, 0.0])
     out = SceneRenderer(bank, seed=0).render(cam, [PersonPose(5, tuple(foot), height_m)])
     (view,) = out.people
-    uv, _ = project_ned(cam, np.stack([foot, foot - [0, 0, height_m]]))
+    uv, _ = project_points(cam, np.stack([foot, foot - [0, 0, height_m]]))
     expected_h = float(np.hypot(*(uv[0] - uv[1])))
     x1, y1, x2, y2 = view.full_xyxy_px
     assert y2 - y1 == pytest.approx(expected_h, abs=1.0)
@@ -56,6 +57,33 @@ def test_person_drawn_at_projected_foot_with_projected_height(bank, north_m, eas
     vx1, vy1, vx2, vy2 = view.visible_xyxy_px
     assert x1 <= vx1 < vx2 <= x2 and y1 <= vy1 < vy2 <= y2
     assert vy2 - vy1 >= 0.9 * expected_h and view.visible_share == pytest.approx(1.0)
+
+
+def _project_ned_former(cam: CameraModel, points_ned_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The renderer's own projection before it used drone_perception.geometry.project_points (reference)."""
+    p = (np.asarray(points_ned_m, np.float64).reshape(-1, 3) - cam.position_ned_m) @ cam.R_ned_from_cam
+    k = cam.intrinsics
+    z = p[:, 2]
+    zs = np.where(z > 1e-9, z, 1e-9)
+    return np.column_stack([k.fx_px * p[:, 0] / zs + k.cx_px, k.fy_px * p[:, 1] / zs + k.cy_px]), z
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_renderer_projection_is_bit_identical_to_its_former_copy(seed) -> None:
+    """The renderer draws only what lies beyond its near plane; there the one projection gives exactly the
+    pixels its former private copy gave (the depth everywhere), so rendered frames did not change."""
+    rng = np.random.default_rng(seed)
+    k = CameraIntrinsics.from_hfov(float(rng.uniform(0.6, 1.8)), (int(rng.integers(160, 1920)), 360))
+    cam = CameraModel.from_gimbal(k, rng.uniform([-20, -20, -40], [20, 20, -0.3]), float(rng.uniform(-4, 4)),
+                                  float(rng.uniform(-1.5, 0.4)))
+    pts = cam.position_ned_m + rng.normal(0.0, 30.0, (200, 3))
+    uv, z = project_points(cam, pts)
+    uv_ref, z_ref = _project_ned_former(cam, pts)
+    assert np.array_equal(z, z_ref)
+    front = z > 1e-9
+    assert front.any() and (~front).any()
+    assert np.array_equal(uv[front], uv_ref[front])
+    assert np.isnan(uv[z <= 0.0]).all()
 
 
 def test_tree_between_camera_and_person_hides_the_person(bank) -> None:

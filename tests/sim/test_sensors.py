@@ -7,13 +7,14 @@ import math
 import numpy as np
 import pytest
 
+from drone_perception import geometry
 from drone_perception.config import StackConfig
 from drone_perception.errors import InvalidValueError
 from drone_perception.types import CameraIntrinsics, CameraModel
 from sim.autopilot import GuidedAutopilot
 from sim.occluders import Tree
 from sim.people import SimPerson, Standing
-from sim.sensors import DetectionModelParams, project_body, simulate_detections
+from sim.sensors import NEAR_PLANE_M, DetectionModelParams, project_body, simulate_detections
 from sim.vehicle import Multicopter, MulticopterParams
 from sim.wind import Wind
 from sim.world import World
@@ -44,6 +45,46 @@ def test_projection_matches_camera_geometry_oracle():
     assert (x1, y1, x2, y2) == pytest.approx((min(uf, uh), vh, max(uf, uh), vf))
     depth = (cam.R_ned_from_cam.T @ (np.array([20.0, 3.0, 0.0]) - cam.position_ned_m))[2]
     assert y2 - y1 == pytest.approx(INTR.fy_px * 1.75 / depth, rel=0.15)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_projection_agrees_with_the_stack_geometry(seed):
+    """The detection model's own pinhole copy (kept independent on purpose) against the stack's
+    ``geometry.project_points`` (every body in front of the camera) and ``geometry.person_box`` (bodies wholly
+    inside the image, where the stack's box is not clipped)."""
+    rng = np.random.default_rng(seed)
+    k = CameraIntrinsics.from_hfov(float(rng.uniform(0.6, 1.8)), (int(rng.integers(320, 1920)),
+                                                                  int(rng.integers(240, 1080))))
+    cam = CameraModel.from_gimbal(k, rng.uniform([-20, -20, -40], [20, 20, -0.5]), float(rng.uniform(-4, 4)),
+                                  float(rng.uniform(-1.5, 0.4)))
+    right = cam.R_ned_from_cam[:, 0].copy()
+    right[2] = 0.0
+    right /= np.linalg.norm(right)
+    ahead = cam.position_ned_m + cam.R_ned_from_cam[:, 2] * float(rng.uniform(5, 60))
+    compared = inside = 0
+    for _ in range(40):
+        foot = np.array([*(ahead[:2] + rng.normal(0.0, 25.0, 2)), float(rng.uniform(-1.0, 1.0))])
+        h, w = float(rng.uniform(0.5, 2.5)), float(rng.uniform(0.0, 1.0))
+        box, in_front = project_body(cam, foot, h, w)
+        up = np.array([0.0, 0.0, -h])
+        corners = np.stack([foot - 0.5 * w * right, foot + 0.5 * w * right, foot - 0.5 * w * right + up,
+                            foot + 0.5 * w * right + up])
+        uv, depth = geometry.project_points(cam, corners)
+        assert in_front == bool(np.all(depth > NEAR_PLANE_M))
+        if not in_front:
+            continue
+        compared += 1
+        expected = (uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max())
+        np.testing.assert_allclose(box, expected, rtol=1e-9, atol=1e-6)
+        stack_box, visible = geometry.person_box(cam, foot, h, w)
+        wi, hi = k.size_wh_px
+        if box[0] > 0 and box[1] > 0 and box[2] < wi and box[3] < hi:
+            inside += 1
+            assert visible[0]
+            np.testing.assert_allclose(box, stack_box[0], rtol=1e-9, atol=1e-6)
+    assert compared > 0
+    if seed == 0:
+        assert inside > 0
 
 
 def test_person_straight_ahead_on_the_optical_axis_is_centred():

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drone_perception.config import StackConfig
 from drone_perception.errors import InvalidValueError
-from drone_perception.types import CameraModel, VelocityCommand
+from drone_perception.types import CameraIntrinsics, CameraModel, VelocityCommand
 from sim.autopilot import GuidedAutopilot
 from sim.people import SimPerson, Standing
 from sim.vehicle import Multicopter, MulticopterParams
 from sim.wind import Wind
-from sim.world import World, polygon_signed_distance_m
+from sim.world import World, fast_camera_model, polygon_signed_distance_m
 
 CFG = StackConfig()
+INTR = CameraIntrinsics.from_hfov(1.2, (1280, 720))
 
 
 def make_world(people_ne=((20.0, 0.0),), vehicle=(0.0, 0.0, -8.0), yaw=0.0, fence=None):
@@ -72,6 +76,58 @@ def test_vehicle_state_and_camera_follow_the_vehicle():
     assert cam.position_ned_m.tolist() == ref.position_ned_m.tolist()
     assert (cam.yaw_rad, cam.pitch_rad) == pytest.approx((ref.yaw_rad, ref.pitch_rad))
     assert not cam.R_ned_from_cam.flags.writeable and not cam.position_ned_m.flags.writeable
+
+
+@given(st.floats(-1e3, 1e3), st.floats(-math.pi, math.pi),
+       st.lists(st.floats(-1e4, 1e4), min_size=3, max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_fast_camera_model_passes_camera_models_own_validation(yaw, pitch, position):
+    """Whatever ``fast_camera_model`` accepts, ``CameraModel``'s constructor accepts too (re-validated here
+    with ``dataclasses.replace``) and agrees with ``from_gimbal``."""
+    cam = fast_camera_model(INTR, np.array(position), yaw, pitch)
+    again = dataclasses.replace(cam)  # runs CameraModel.__post_init__ on the fast result
+    assert np.array_equal(again.R_ned_from_cam, cam.R_ned_from_cam)
+    ref = CameraModel.from_gimbal(INTR, position, yaw, pitch)
+    np.testing.assert_allclose(cam.R_ned_from_cam, ref.R_ned_from_cam, rtol=0, atol=1e-15)
+    assert cam.position_ned_m.tolist() == ref.position_ned_m.tolist()
+    assert (cam.yaw_rad, cam.pitch_rad) == (ref.yaw_rad, ref.pitch_rad)
+
+
+def test_fast_camera_model_is_bit_identical_to_its_former_unchecked_form():
+    """The checks changed nothing the simulator computes (the R formula is the one it always used)."""
+    rng = np.random.default_rng(0)
+    for yaw, pitch in rng.uniform(-10.0, 10.0, (500, 2)).tolist():
+        cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
+        R = np.array([[-sy, sp * cy, cp * cy], [cy, sp * sy, cp * sy], [0.0, cp, -sp]])
+        cam = fast_camera_model(INTR, np.array([1.0, 2.0, -3.0]), np.float64(yaw), pitch)
+        assert np.array_equal(cam.R_ned_from_cam, R)
+        assert type(cam.yaw_rad) is float and type(cam.pitch_rad) is float
+
+
+@pytest.mark.parametrize(("intrinsics", "position", "yaw", "pitch", "match"), [
+    (None, [0.0, 0.0, -5.0], 0.0, -0.3, "intrinsics"),
+    ("INTR", [0.0, 0.0, math.nan], 0.0, -0.3, "position_ned_m"),
+    ("INTR", [0.0, 0.0], 0.0, -0.3, "position_ned_m"),
+    ("INTR", [[0.0, 0.0, -5.0]], 0.0, -0.3, "position_ned_m"),
+    ("INTR", [0.0, 0.0, -5.0], math.nan, -0.3, "yaw_rad"),
+    ("INTR", [0.0, 0.0, -5.0], 0.0, math.inf, "pitch_rad"),
+    ("INTR", [0.0, 0.0, -5.0], -math.inf, 0.0, "yaw_rad"),
+])
+def test_fast_camera_model_rejects_what_camera_model_rejects(intrinsics, position, yaw, pitch, match):
+    k = INTR if intrinsics == "INTR" else intrinsics
+    with pytest.raises(InvalidValueError, match=match):
+        fast_camera_model(k, np.array(position), yaw, pitch)
+    if k is not None:  # the validated constructor refuses the same inputs (math.cos(inf): a plain ValueError)
+        with pytest.raises(ValueError):
+            CameraModel.from_gimbal(k, np.array(position), yaw, pitch)
+
+
+def test_camera_model_does_not_alias_the_vehicle_position():
+    world = make_world(vehicle=(1.0, 2.0, -9.0))
+    cam = world.camera_model()
+    world.step(0.05)
+    world.vehicle._pos[0] += 100.0
+    assert cam.position_ned_m.tolist() == [1.0, 2.0, -9.0]
 
 
 def test_truth_has_the_flight_record_format():
