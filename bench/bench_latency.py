@@ -23,7 +23,7 @@ import numpy as np
 from drone_perception.camera_pose import camera_from_vehicle
 from drone_perception.types import SafeCommand, VelocityCommand, Verdict
 from sim.runners.lockstep import MavlinkScenarioLoop
-from sim.sensors import simulate_detections
+from sim.sensing.sensors import simulate_detections
 
 
 def _hold(now_s: float) -> SafeCommand:

@@ -18,8 +18,8 @@ import numpy as np
 
 from drone_perception.config import StackConfig
 from sim.runners.direct import run_scenario
-from sim.scenarios import get_scenario
-from sim.sensors import DetectionModelParams, simulate_detections
+from sim.sensing.sensors import DetectionModelParams, simulate_detections
+from sim.world.scenarios import get_scenario
 
 
 def bench_sim(name: str = "walk", duration_s: float = 60.0) -> None:

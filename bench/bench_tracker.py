@@ -91,8 +91,8 @@ def _tracks_from(frame_idx: np.ndarray, ids: np.ndarray, xyxy: np.ndarray, k: in
 
 def run_size(n_people: int, n_frames: int) -> list[tuple[str, dict[str, Any]]]:
     from drone_perception.track.bytetrack import ByteTracker
-    from drone_perception.track.metrics import Run, mot_metrics
-    from drone_perception.track.synth import crowd_frames
+    from sim.tracking.metrics import Run, mot_metrics
+    from sim.tracking.scenarios import crowd_frames
 
     sc = crowd_frames(n_people, n_frames, rate_hz=RATE_HZ)
     n_det = float(np.mean([len(f.detections) for f in sc.frames]))

@@ -15,7 +15,7 @@ One source per formula: :func:`project_points` is the stack's pinhole projection
 optical depth) and :func:`wrap_angle_rad` its angle wrap. Independent copies are kept on purpose only where one
 checks the other: the plain-Python mirror :mod:`drone_perception.geometry_scalar` (fast path for a few rows,
 compared with the numpy code by ``tests/drone_perception/test_geometry_scalar.py``) and the simulator's detection
-model (:mod:`sim.sensors`, the ground truth, compared by ``tests/sim/test_sensors.py``).
+model (:mod:`sim.sensing.sensors`, the ground truth, compared by ``tests/sim/test_sensors.py``).
 """
 
 from __future__ import annotations

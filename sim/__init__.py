@@ -1,5 +1,7 @@
-"""Simulator: world (people, trees, wind, fence), multicopter dynamics and GUIDED autopilot, detection-noise
-model, named scenarios and a gymnasium environment.
+"""Simulator, in subpackages that say what they are: ``world`` (people, trees, wind, fence, multicopter and its
+GUIDED autopilot, scenarios), ``sensing`` (detection model, renderer), ``mavlink`` (a simulated ArduCopter on
+MAVLink and the scripted ground station), ``tracking`` (synthetic tracking scenarios and metrics), ``runners`` (the
+simulated modes on the one control loop), and ``env`` (a gymnasium environment).
 
 Importing the package registers the gymnasium environment ``PersonFollow-v0`` (``sim.env:PersonFollowEnv``);
 registering again on a repeated import is skipped.

@@ -34,9 +34,9 @@ from drone_perception.config import StackConfig
 from drone_perception.control.governor import GovernorInput, SafetyGovernor
 from drone_perception.geometry import observed_sector
 from drone_perception.types import OperatorInput, People, TargetEstimate, VelocityCommand, Verdict
-from sim.scenarios import DEFAULT_SCENARIO, get_scenario
-from sim.sensors import DetectionModelParams, simulate_detections
-from sim.world import World
+from sim.sensing.sensors import DetectionModelParams, simulate_detections
+from sim.world.scenarios import DEFAULT_SCENARIO, get_scenario
+from sim.world.world import World
 
 OBS_DIM = 14
 _POS_LIMIT_M = 500.0

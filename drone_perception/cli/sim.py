@@ -14,8 +14,8 @@ from drone_perception.errors import ConfigError
 from drone_perception.interfaces import Recorder
 
 if TYPE_CHECKING:
-    from sim.person_sprites import SpriteBank
     from sim.runners.truth import ScenarioResult
+    from sim.sensing.person_sprites import SpriteBank
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _scenario_names(arg: str) -> list[str]:
-    from sim.scenarios import SCENARIOS, get_scenario
+    from sim.world.scenarios import SCENARIOS, get_scenario
 
     if arg == "all":
         return list(SCENARIOS)
@@ -59,7 +59,7 @@ def _scenario_names(arg: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.scenarios import SCENARIOS
+    from sim.world.scenarios import SCENARIOS
 
     if args.list:
         for name, spec in SCENARIOS.items():
@@ -111,7 +111,7 @@ def _run_mavlink_one(name: str, config: StackConfig, args: argparse.Namespace) -
 
 def _sprites(args: argparse.Namespace) -> SpriteBank:
     """``--sprites``: "photos" (default) or "procedural" (explicit choice only, never a silent fallback)."""
-    from sim.person_sprites import load_photo_sprites, procedural_sprites
+    from sim.sensing.person_sprites import load_photo_sprites, procedural_sprites
 
     return procedural_sprites(args.seed) if args.sprites == "procedural" else load_photo_sprites()
 

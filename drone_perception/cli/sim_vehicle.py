@@ -47,9 +47,9 @@ def _params(pairs: list[str]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sim.mav_faults import LinkFaultConfig
-    from sim.mav_link import load_signing_key
-    from sim.mavlink_vehicle import MavlinkSimVehicle, SimVehicleConfig
+    from sim.mavlink.faults import LinkFaultConfig
+    from sim.mavlink.link import load_signing_key
+    from sim.mavlink.vehicle import MavlinkSimVehicle, SimVehicleConfig
 
     faults = LinkFaultConfig(loss_probability=args.loss, latency_s=args.latency_ms / 1000.0)
     key = load_signing_key(args.signing_key) if args.signing_key is not None else None

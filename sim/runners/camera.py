@@ -1,10 +1,10 @@
 """Camera in the loop: world -> rendered frame -> the real detector -> the real tracker and stack -> autopilot.
 
 The loop of :func:`sim.runners.direct.run_scenario` (same control loop, world, crew, pipeline, ground-truth figures
-in a :class:`~sim.runners.truth.ScenarioResult`) with perception from rendered frames (:mod:`sim.render`) through the
-shipped ONNX detector (``config.detector``). Control runs at ``config.control_rate_hz``; a frame is rendered and
-handed to ``Pipeline.step(frame=...)`` only on detector ticks (``detector_rate_hz``, default 5 Hz), the other
-periods pass no perception. Detection latency is not modelled (the boxes carry the frame's stamp).
+in a :class:`~sim.runners.truth.ScenarioResult`) with perception from rendered frames (:mod:`sim.sensing.render`)
+through the shipped ONNX detector (``config.detector``). Control runs at ``config.control_rate_hz``; a frame is
+rendered and handed to ``Pipeline.step(frame=...)`` only on detector ticks (``detector_rate_hz``, default 5 Hz), the
+other periods pass no perception. Detection latency is not modelled (the boxes carry the frame's stamp).
 
 The detector is the shipped model wrapped in :class:`~drone_perception.detect.RoiTilingDetector`: full frame
 plus crops around the current tracks (locked subject first); while no subject is locked, a 3x2 tile grid as
@@ -42,14 +42,14 @@ from drone_perception.track.association import iou_matrix
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.track.lock import LockState
 from drone_perception.types import Detections, Frame, Tracks, TrackState
-from sim.person_sprites import SpriteBank, load_photo_sprites
-from sim.render import PersonView, SceneRenderer, poses_from_world
 from sim.runners.crew import ConsoleHands, OperatorScript, ScriptedCrew
 from sim.runners.direct import periods_for
 from sim.runners.parts import WorldClock, WorldVehicleLink
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
-from sim.scenarios import get_scenario
-from sim.world import World
+from sim.sensing.person_sprites import SpriteBank, load_photo_sprites
+from sim.sensing.render import PersonView, SceneRenderer, poses_from_world
+from sim.world.scenarios import get_scenario
+from sim.world.world import World
 
 log = logging.getLogger(__name__)
 

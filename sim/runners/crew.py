@@ -31,11 +31,11 @@ from drone_perception.pipeline import Pipeline
 from drone_perception.selection import PipelineTrackingHandler
 from drone_perception.track.lock import LockState
 from drone_perception.types import CameraModel, OperatorInput
-from sim.world import World
+from sim.world.world import World
 
 if TYPE_CHECKING:
     from firmware_bridge.bridge import MavlinkBridge
-    from sim.gcs_script import ScriptedGroundStation
+    from sim.mavlink.ground_station import ScriptedGroundStation
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from drone_perception.track.bytetrack import ByteTracker
 from sim.runners.crew import ConsoleHands, OperatorScript, ScriptedCrew
 from sim.runners.parts import SimulatedDetections, WorldClock, WorldVehicleLink
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
-from sim.scenarios import get_scenario
-from sim.sensors import DetectionModelParams
+from sim.sensing.sensors import DetectionModelParams
+from sim.world.scenarios import get_scenario
 
 
 def periods_for(duration_s: float, dt_s: float) -> int:

@@ -1,5 +1,5 @@
 """The full MAVLink loop: world -> simulated detections -> Pipeline -> MavlinkBridge -> UDP loopback ->
-:class:`~sim.mavlink_vehicle.MavlinkSimVehicle` -> telemetry back -> the VehicleState the pipeline uses.
+:class:`~sim.mavlink.vehicle.MavlinkSimVehicle` -> telemetry back -> the VehicleState the pipeline uses.
 
 Lock-step and deterministic under a seed: each control period the sim vehicle is stepped (physics at
 ``vehicle_rate_hz``), then the world's people and wind, then the bridge reads the telemetry and the pipeline runs.
@@ -8,9 +8,9 @@ multicopter *is* the sim vehicle's dynamics (:func:`sim.runners.mavlink_world.gr
 the simulated camera follow the true pose the autopilot flies; the pipeline sees only telemetry (its camera pose too).
 
 The crew is simulated with the operator's tools only, never through the bridge: a
-:class:`~sim.gcs_script.ScriptedGroundStation` waits for the pre-arm checks, selects GUIDED, arms and takes off
-to the scenario's start height, and keeps the ground-station heartbeat (the dead-man) going; then, at the script's
-``engage_at_s``, the operator engages follow (:meth:`MavlinkBridge.engage`, a console action) and clicks the
+:class:`~sim.mavlink.ground_station.ScriptedGroundStation` waits for the pre-arm checks, selects GUIDED, arms and
+takes off to the scenario's start height, and keeps the ground-station heartbeat (the dead-man) going; then, at the
+script's ``engage_at_s``, the operator engages follow (:meth:`MavlinkBridge.engage`, a console action) and clicks the
 subject in the video: a ``MAV_CMD_CAMERA_TRACK_POINT`` from the ground station, routed by the vehicle to the
 companion's camera component, as QGroundControl does. World time ``world.t_s`` starts at that hand-over.
 
@@ -38,17 +38,17 @@ from drone_perception.record.header import record_run_header
 from drone_perception.selection import PipelineTrackingHandler
 from drone_perception.track.bytetrack import ByteTracker
 from firmware_bridge.loop_link import BridgeVehicleLink, connect_bridge, open_bridge, prepare_autopilot
-from sim.gcs_script import ScriptedGroundStation
-from sim.mav_autopilot import CopterMode
-from sim.mav_faults import LinkFaultConfig, LinkFaults
-from sim.mavlink_vehicle import MavlinkSimVehicle, SimVehicleConfig
+from sim.mavlink.autopilot import CopterMode
+from sim.mavlink.faults import LinkFaultConfig, LinkFaults
+from sim.mavlink.ground_station import ScriptedGroundStation
+from sim.mavlink.vehicle import MavlinkSimVehicle, SimVehicleConfig
 from sim.runners.crew import GroundStationHands, OperatorScript, ScriptedCrew
 from sim.runners.mavlink_world import ground_start_dynamics, start_height_m
 from sim.runners.parts import SimulatedDetections
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
-from sim.scenarios import get_scenario
-from sim.sensors import DetectionModelParams
-from sim.world import World
+from sim.sensing.sensors import DetectionModelParams
+from sim.world.scenarios import get_scenario
+from sim.world.world import World
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class MavlinkScenarioLoop:
         starts after."""
         cfg, opts = self.config, self.options
         record_run_header(self.recorder, cfg, stamp_s=self.clock(), scenario=self.name, link="mavlink",
-                          seed=self.seed, autopilot="sim.mavlink_vehicle (lock-step)", simulator=True)
+                          seed=self.seed, autopilot="sim.mavlink.vehicle (lock-step)", simulator=True)
         if cfg.link.deadman_rc_channel is not None:
             self.vehicle.set_rc_channel(cfg.link.deadman_rc_channel, 2000)  # the pilot holds the switch
         self.bridge.link.service(self.clock(), force=True)  # a udpin vehicle answers once it heard us

@@ -1,7 +1,7 @@
 """The simulated world on a MAVLink vehicle: people and camera follow the vehicle the autopilot flies.
 
-``sim.world.World`` normally flies its own :class:`~sim.vehicle.Multicopter` through its GUIDED model. On the
-MAVLink path the autopilot is elsewhere (``sim.mavlink_vehicle`` in lock-step, or an external SITL), so:
+``sim.world.world.World`` normally flies its own :class:`~sim.world.multicopter.Multicopter` through its GUIDED model.
+On the MAVLink path the autopilot is elsewhere (``sim.mavlink.vehicle`` in lock-step, or an external SITL), so:
 
 * :func:`ground_start_dynamics` swaps the world's multicopter for one standing on the ground below the scenario's
   start point (same yaw), which the MAVLink sim vehicle then flies as its own dynamics (one object, one truth);
@@ -17,8 +17,8 @@ import numpy as np
 
 from drone_perception.config.safety import FenceConfig
 from drone_perception.types import VehicleState
-from sim.vehicle import Multicopter, MulticopterParams
-from sim.world import World
+from sim.world.multicopter import Multicopter, MulticopterParams
+from sim.world.world import World
 
 
 def ground_start_dynamics(world: World) -> Multicopter:
@@ -38,7 +38,7 @@ def start_height_m(world: World) -> float:
 
 
 class ReportedPose:
-    """Duck-types the parts of :class:`~sim.vehicle.Multicopter` the world reads (``_pos``, ``_vel``,
+    """Duck-types the parts of :class:`~sim.world.multicopter.Multicopter` the world reads (``_pos``, ``_vel``,
     ``yaw_rad``, ``attitude_rpy_rad``), set from the autopilot's reported :class:`VehicleState` (NED m, m/s, rad).
     Used with an external SITL, whose true state we cannot see."""
 

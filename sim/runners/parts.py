@@ -11,8 +11,8 @@ import numpy as np
 from drone_perception.loop import Sensed
 from drone_perception.pipeline import PipelineOutput
 from drone_perception.types import CameraModel, SafeCommand, VehicleState
-from sim.sensors import DetectionModelParams, simulate_detections
-from sim.world import World
+from sim.sensing.sensors import DetectionModelParams, simulate_detections
+from sim.world.world import World
 
 
 class WorldClock:
@@ -29,7 +29,7 @@ class WorldClock:
 
 
 class WorldVehicleLink:
-    """``VehicleLink`` to the world's in-process autopilot (ArduCopter GUIDED semantics, :mod:`sim.autopilot`).
+    """``VehicleLink`` to the world's in-process autopilot (ArduCopter GUIDED semantics, :mod:`sim.world.autopilot`).
     The stack sees the true state and the true camera pose (there is no telemetry to degrade them)."""
 
     def __init__(self, world: World) -> None:
@@ -55,7 +55,7 @@ class WorldVehicleLink:
 
 
 class SimulatedDetections:
-    """``PerceptionSource`` from the simulator's detection model (:func:`sim.sensors.simulate_detections`):
+    """``PerceptionSource`` from the simulator's detection model (:func:`sim.sensing.sensors.simulate_detections`):
     boxes of the people the true camera sees, with misses, jitter and false positives drawn from ``rng``.
     ``true_camera()``: the camera's true pose this period. Stamped with the stack's ``now_s``."""
 

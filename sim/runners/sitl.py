@@ -24,15 +24,15 @@ from drone_perception.track.bytetrack import ByteTracker
 from firmware_bridge.bridge import MavlinkBridge
 from firmware_bridge.errors import BridgeError, LinkTimeout
 from firmware_bridge.loop_link import BridgeVehicleLink, connect_bridge, open_bridge, prepare_autopilot
-from sim.gcs_script import ScriptedGroundStation
-from sim.mav_link import SimLinkError, SimTimeout
+from sim.mavlink.ground_station import ScriptedGroundStation
+from sim.mavlink.link import SimLinkError, SimTimeout
 from sim.runners.crew import GroundStationHands, OperatorScript, ScriptedCrew
 from sim.runners.direct import periods_for
 from sim.runners.mavlink_world import ReportedPose, shift_fence, start_height_m
 from sim.runners.parts import SimulatedDetections
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
-from sim.scenarios import get_scenario
-from sim.world import World
+from sim.world.scenarios import get_scenario
+from sim.world.world import World
 
 #: Where the scripted crew listens for an external SITL (ArduPilot's sim_vehicle.py/MAVProxy sends to 14551).
 DEFAULT_SITL_GCS = "udpin:127.0.0.1:14551"

@@ -18,7 +18,7 @@ from drone_perception.interfaces import Recorder
 from drone_perception.loop import Period
 from drone_perception.record import topics
 from drone_perception.types import OperatorInput, SafeCommand
-from sim.world import World
+from sim.world.world import World
 
 
 @dataclass

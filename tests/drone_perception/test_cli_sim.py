@@ -38,7 +38,7 @@ def test_missing_config_file(tmp_path, capsys):
 
 
 def test_list_names_every_scenario(capsys):
-    from sim.scenarios import SCENARIOS
+    from sim.world.scenarios import SCENARIOS
 
     assert main(["sim", "--list"]) == 0
     out = capsys.readouterr().out

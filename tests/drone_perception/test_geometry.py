@@ -401,7 +401,7 @@ def test_the_other_wrap_copies_are_bit_identical() -> None:
 
     copies = [getattr(importlib.import_module(mod), name, None) for mod, name in (
         ("drone_perception.control.follow", "_wrap_pi"), ("drone_perception.control.standoff", "wrap_pi"),
-        ("sim.vehicle", "_wrap_pi"))]
+        ("sim.world.multicopter", "_wrap_pi"))]
     angles = [*np.random.default_rng(0).uniform(-50.0, 50.0, 5000).tolist(), math.pi, -math.pi, 0.0, 2 * math.pi]
     for wrap in copies:
         if wrap is not None:

@@ -24,7 +24,7 @@ from drone_perception.types import Detections, Frame, VehicleState
 from firmware_bridge.bridge import MavlinkBridge
 from firmware_bridge.errors import LinkTimeout
 
-mavlink_vehicle = pytest.importorskip("sim.mavlink_vehicle")
+mavlink_vehicle = pytest.importorskip("sim.mavlink.vehicle")
 
 TETHERED = {"fence": {"tethered": True, "tether_length_m": 30.0}}
 

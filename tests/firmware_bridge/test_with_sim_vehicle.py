@@ -1,4 +1,4 @@
-"""The bridge against the simulated ArduCopter (``sim.mavlink_vehicle``) over loopback UDP: parameters,
+"""The bridge against the simulated ArduCopter (``sim.mavlink.vehicle``) over loopback UDP: parameters,
 fence, operator launch by the scripted ground station, follow, then a pipeline stall ending in BRAKE."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from drone_perception.config.safety import FenceConfig
 from firmware_bridge.allowlist import ALLOWED_MESSAGES
 from firmware_bridge.bridge import MavlinkBridge
 
-mavlink_vehicle = pytest.importorskip("sim.mavlink_vehicle")
-gcs_script = pytest.importorskip("sim.gcs_script")
+mavlink_vehicle = pytest.importorskip("sim.mavlink.vehicle")
+gcs_script = pytest.importorskip("sim.mavlink.ground_station")
 
 
 def test_follow_then_stall_against_sim_vehicle() -> None:

@@ -19,7 +19,7 @@ _spec.loader.exec_module(check_layers)
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     base = {"drone_perception/__init__.py": "", "drone_perception/types.py": "",
             "drone_perception/cli/__init__.py": "", "drone_perception/runners/__init__.py": "",
-            "sim/__init__.py": "", "sim/world.py": "",
+            "sim/__init__.py": "", "sim/world/world.py": "",
             "sim/runners/__init__.py": "", "firmware_bridge/__init__.py": "", "firmware_bridge/bridge.py": ""}
     for rel, text in {**base, **files}.items():
         p = tmp_path / rel
@@ -33,13 +33,16 @@ def test_the_project_keeps_its_layers() -> None:
 
 
 @pytest.mark.parametrize(("files", "expected"), [
-    ({"drone_perception/types.py": "import sim.world\n"}, "drone_perception.types (core) imports sim.world (sim)"),
+    ({"drone_perception/types.py": "import sim.world.world\n"},
+     "drone_perception.types (core) imports sim.world.world (sim)"),
     ({"drone_perception/types.py": "def f():\n    from firmware_bridge import bridge\n"},
      "drone_perception.types (core) imports firmware_bridge.bridge (firmware_bridge)"),
     ({"drone_perception/types.py": "import typing\nif typing.TYPE_CHECKING:\n    from sim.runners import x\n"},
      "drone_perception.types (core) imports sim.runners (runners)"),
-    ({"sim/world.py": "from firmware_bridge.bridge import B\n"}, "sim.world (sim) imports firmware_bridge.bridge"),
-    ({"firmware_bridge/bridge.py": "import sim.world\n"}, "firmware_bridge.bridge (firmware_bridge) imports sim.world"),
+    ({"sim/world/world.py": "from firmware_bridge.bridge import B\n"},
+     "sim.world.world (sim) imports firmware_bridge.bridge"),
+    ({"firmware_bridge/bridge.py": "import sim.world.world\n"},
+     "firmware_bridge.bridge (firmware_bridge) imports sim.world.world"),
     ({"sim/runners/a.py": "from drone_perception.cli import main\n"},
      "sim.runners.a (runners) imports drone_perception.cli"),
     ({"sim/a.py": "from sim import b\n", "sim/b.py": "from . import a\n"}, "import circle: sim.a <-> sim.b"),
@@ -52,7 +55,7 @@ def test_each_break_is_reported(tmp_path: Path, files: dict[str, str], expected:
 def test_downward_imports_pass(tmp_path: Path) -> None:
     files = {"drone_perception/cli/sim.py": "import sim.runners.a\nfrom drone_perception.runners import live\n",
              "drone_perception/runners/live.py": "from firmware_bridge.bridge import B\nimport drone_perception.types",
-             "sim/runners/a.py": "from sim.world import W\nfrom firmware_bridge import bridge\n",
-             "sim/world.py": "from drone_perception.types import T\n"}
+             "sim/runners/a.py": "from sim.world.world import W\nfrom firmware_bridge import bridge\n",
+             "sim/world/world.py": "from drone_perception.types import T\n"}
     assert check_layers.check(_tree(tmp_path, files)) == []
     assert check_layers.main(["x", str(tmp_path)]) == 0

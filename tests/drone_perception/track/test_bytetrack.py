@@ -7,10 +7,10 @@ import pytest
 
 from drone_perception.config.perception import TrackerConfig
 from drone_perception.errors import InvalidValueError
-from drone_perception.track import synth
 from drone_perception.track.bytetrack import ByteTracker, DetectionFate
-from drone_perception.track.metrics import mot_metrics, run_scenario
 from drone_perception.types import Detections, TrackState
+from sim.tracking import scenarios as synth
+from sim.tracking.metrics import mot_metrics, run_scenario
 
 DT = 0.1
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from drone_perception.config.perception import TrackerConfig
-from drone_perception.track import synth
 from drone_perception.track.appearance import color_histograms, similarity
 from drone_perception.track.bytetrack import ByteTracker
 from drone_perception.track.lock import LockState, SubjectLock
-from drone_perception.track.metrics import run_scenario, subject_metrics
 from drone_perception.types import Tracks, TrackState
+from sim.tracking import scenarios as synth
+from sim.tracking.metrics import run_scenario, subject_metrics
 
 C, T, L = TrackState.CONFIRMED, TrackState.TENTATIVE, TrackState.LOST
 

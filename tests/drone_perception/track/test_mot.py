@@ -9,9 +9,9 @@ import pytest
 
 from drone_perception.cli import main
 from drone_perception.errors import InvalidValueError, SourceError
-from drone_perception.track import synth
 from drone_perception.track.association import iou_matrix
 from drone_perception.track.mot import read_detections, write_detections
+from sim.tracking import scenarios as synth
 
 
 def test_round_trip_and_empty_frames(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from drone_perception.track.metrics import evaluate
-from drone_perception.track.synth import SCENARIOS
+from sim.tracking.metrics import evaluate
+from sim.tracking.scenarios import SCENARIOS
 
 BASELINE = Path(__file__).resolve().parents[2] / "data" / "tracking_baseline.json"
 #: Allowed drop of MOTA / IDF1 / subject retention, and rise of id switches, before the test fails.
