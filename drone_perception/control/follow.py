@@ -26,11 +26,8 @@ import numpy as np
 from drone_perception.config.follow import FollowConfig
 from drone_perception.config.limits import HARD_MAX_YAW_RATE_RADPS
 from drone_perception.errors import InvalidValueError
+from drone_perception.geometry import wrap_angle_rad
 from drone_perception.types import TargetEstimate, VehicleState, VelocityCommand
-
-
-def _wrap_pi(a: float) -> float:
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def _norm(v: tuple[float, float, float]) -> float:
@@ -119,7 +116,7 @@ class FollowController:
 
         dn, de = sn - pn, se - pe
         if math.hypot(dn, de) > 0.5:
-            yaw_err = _wrap_pi(math.atan2(de, dn) - float(vehicle.attitude_rpy_rad[2]))
+            yaw_err = wrap_angle_rad(math.atan2(de, dn) - float(vehicle.attitude_rpy_rad[2]))
             yaw_rate = max(-HARD_MAX_YAW_RATE_RADPS, min(HARD_MAX_YAW_RATE_RADPS, cfg.yaw_gain_per_s * yaw_err))
         else:
             yaw_rate = 0.0

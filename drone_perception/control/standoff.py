@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from drone_perception.config.limits import PERSON_HEIGHT_M
 from drone_perception.control import limits as L
 from drone_perception.control.geofence import Geofence
+from drone_perception.geometry import wrap_angle_rad
 
 Vec = tuple[float, float, float]
 HalfSpace = tuple[float, float, float, float, str]
@@ -169,11 +170,6 @@ def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float) -> tuple[l
     return halfspaces, balls
 
 
-def wrap_pi(a: float) -> float:
-    """Angle wrapped to [-pi, pi)."""
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
-
-
 def sector_project(v: Vec, sector: tuple[float, float] | None, u_mps: float) -> Vec:
     """Cap the horizontal part of ``v`` that points outside the observed sector at ``u_mps``.
 
@@ -192,7 +188,7 @@ def sector_project(v: Vec, sector: tuple[float, float] | None, u_mps: float) -> 
     center, half = sector[0], sector[1] - SECTOR_MARGIN_RAD
     if half >= math.pi:
         return v
-    delta = wrap_pi(math.atan2(ve, vn) - center)
+    delta = wrap_angle_rad(math.atan2(ve, vn) - center)
     if abs(delta) <= half:
         return v
     edge = center + (half if delta > 0.0 else -half)
@@ -231,5 +227,4 @@ __all__ = [
     "person_halfspace",
     "sector_is_convex",
     "sector_project",
-    "wrap_pi",
 ]

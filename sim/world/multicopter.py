@@ -26,15 +26,11 @@ import numpy as np
 import numpy.typing as npt
 
 from drone_perception.errors import InvalidValueError
+from drone_perception.geometry import wrap_angle_rad
 
 GRAVITY_MPS2 = 9.80665
 #: Below this altitude (m) the vehicle counts as on the ground.
 ON_GROUND_ALTITUDE_M = 0.05
-
-
-def _wrap_pi(angle_rad: float) -> float:
-    """Wrap to [-pi, pi)."""
-    return (angle_rad + math.pi) % (2.0 * math.pi) - math.pi
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,7 @@ class Multicopter:
         self._vel = np.zeros(3)
         self._accel_ctrl = np.zeros(3)
         self._drag_estimate = np.zeros(3)  # the controller's estimate of the drag acceleration
-        self._yaw = _wrap_pi(float(yaw_rad))
+        self._yaw = wrap_angle_rad(float(yaw_rad))
         self._yaw_rate = 0.0
 
     # --- state -----------------------------------------------------------------------------------------
@@ -163,5 +159,5 @@ class Multicopter:
 
         r_sp = max(-p.max_yaw_rate_radps, min(p.max_yaw_rate_radps, float(yaw_rate_setpoint_radps)))
         r_new = r_sp + (self._yaw_rate - r_sp) * math.exp(-dt_s / p.yaw_rate_time_constant_s)
-        self._yaw = _wrap_pi(self._yaw + 0.5 * (self._yaw_rate + r_new) * dt_s)
+        self._yaw = wrap_angle_rad(self._yaw + 0.5 * (self._yaw_rate + r_new) * dt_s)
         self._yaw_rate = r_new
