@@ -140,7 +140,7 @@ _CMD_REPEAT_SERVO = 184
 _CMD_GRIPPER = 211
 MAV_CMD_MISSION_START = 300
 #: The arm/disarm command (param1 >= 0.5: arm).
-CMD_ARM_DISARM = 400
+CMD_ARMING = 400
 
 #: MAV_CMD ids that hand control away from the operator or actuate something, with a readable name.
 FORBIDDEN_COMMANDS: dict[int, str] = {
@@ -148,7 +148,7 @@ FORBIDDEN_COMMANDS: dict[int, str] = {
     _CMD_VTOL_TAKEOFF: "VTOL take-off", MAV_CMD_NAV_GUIDED_ENABLE: "NAV_GUIDED_ENABLE",
     _CMD_SERVO: "servo", _CMD_REPEAT_SERVO: "repeat servo",
     _CMD_GRIPPER: "gripper", MAV_CMD_MISSION_START: "MISSION_START",
-    CMD_ARM_DISARM: "arm/disarm",
+    CMD_ARMING: "arm/disarm",
 }
 #: Message types that take control from the operator.
 FORBIDDEN_MESSAGES: frozenset[str] = frozenset({"SET_MODE", "RC_CHANNELS_OVERRIDE", "MANUAL_CONTROL"})
@@ -329,7 +329,7 @@ __all__ = [
     "ARDUCOPTER_MODES",
     "ARDUPILOT",
     "AUTOPILOT_DIALECT_NAMES",
-    "CMD_ARM_DISARM",
+    "CMD_ARMING",
     "FORBIDDEN_COMMANDS",
     "FORBIDDEN_MESSAGES",
     "MAV_AUTOPILOT_INVALID",

@@ -17,7 +17,7 @@ from typing import Any
 from drone_perception.mavlink_tables import (
     ARDUPILOT,
     AUTOPILOT_DIALECT_NAMES,
-    CMD_ARM_DISARM,
+    CMD_ARMING,
     MAV_AUTOPILOT_INVALID,
     MAV_MODE_FLAG_SAFETY_ARMED,
     MAV_STATE_CRITICAL,
@@ -126,7 +126,7 @@ def read_tlog(path: str | Path) -> AutopilotLog:
                     if msg.system_status in (MAV_STATE_CRITICAL, MAV_STATE_EMERGENCY):  # a failsafe is active
                         events.append(AutopilotEvent(t, "failsafe", _enum_name(mav2, "MAV_STATE", msg.system_status)))
                     status = msg.system_status
-            elif kind == "COMMAND_LONG" and msg.command == CMD_ARM_DISARM:
+            elif kind == "COMMAND_LONG" and msg.command == CMD_ARMING:
                 who = f"system {msg.get_srcSystem()} component {msg.get_srcComponent()}"
                 what = "arm" if msg.param1 >= 0.5 else "disarm"
                 events.append(AutopilotEvent(t, "arm_request", f"{what} requested by {who}"))
@@ -207,7 +207,7 @@ def read_ulog(path: str | Path) -> AutopilotLog:
     if cmd is not None and "command" in cmd.data:
         d = cmd.data
         for i in range(len(d["timestamp"])):
-            if int(d["command"][i]) == CMD_ARM_DISARM:
+            if int(d["command"][i]) == CMD_ARMING:
                 what = "arm" if float(d["param1"][i]) >= 0.5 else "disarm"
                 who = (f"system {int(d['source_system'][i])} component {int(d['source_component'][i])}"
                        if "source_system" in d else "unknown source")

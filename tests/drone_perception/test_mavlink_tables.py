@@ -56,7 +56,7 @@ _BY_NAME: list[tuple[int, str]] = [
     (T.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION, "MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION"),
     (T.MAV_CMD_NAV_GUIDED_ENABLE, "MAV_CMD_NAV_GUIDED_ENABLE"),
     (T.MAV_CMD_MISSION_START, "MAV_CMD_MISSION_START"),
-    (T.CMD_ARM_DISARM, "MAV_CMD_COMPONENT_ARM_DISARM"),
+    (T.CMD_ARMING, "MAV_CMD_COMPONENT_ARM_DISARM"),
     (T.MAV_RESULT_ACCEPTED, "MAV_RESULT_ACCEPTED"),
     (T.MAV_FRAME_LOCAL_NED, "MAV_FRAME_LOCAL_NED"),
     (T.MAV_MISSION_TYPE_FENCE, "MAV_MISSION_TYPE_FENCE"),
@@ -126,8 +126,8 @@ def test_audit_gives_the_bridges_verdict_on_the_same_messages() -> None:
         cmd(1, 1, T.MAV_CMD_DO_SET_MODE, 0, 1, 17, 0, 0, 0, 0, 0),  # ArduPilot BRAKE
         cmd(1, 1, T.MAV_CMD_DO_SET_MODE, 0, 1, 4, 3, 0, 0, 0, 0),  # PX4 Hold
         cmd(1, 1, T.MAV_CMD_DO_SET_MODE, 0, 1, 4, 0, 0, 0, 0, 0),  # ArduPilot GUIDED: refused
-        cmd(1, 1, T.CMD_ARM_DISARM, 0, 1, 0, 0, 0, 0, 0, 0),
-        mav.command_ack_encode(T.CMD_ARM_DISARM, T.MAV_RESULT_ACCEPTED, 0, 0, 255, 190),
+        cmd(1, 1, T.CMD_ARMING, 0, 1, 0, 0, 0, 0, 0, 0),
+        mav.command_ack_encode(T.CMD_ARMING, T.MAV_RESULT_ACCEPTED, 0, 0, 255, 190),
         mav.command_ack_encode(T.MAV_CMD_CAMERA_TRACK_POINT, T.MAV_RESULT_ACCEPTED, 0, 0, 255, 190),
         mav.param_set_encode(1, 1, b"GUID_TIMEOUT", 0.5, 9),
         mav.param_set_encode(1, 1, b"ARMING_CHECK", 0.0, 9),
