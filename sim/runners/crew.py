@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from pymavlink.dialects.v20 import ardupilotmega as mav2
 
 from drone_perception.geometry import project_points
 from drone_perception.pipeline import Pipeline
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
     from sim.mavlink.ground_station import ScriptedGroundStation
 
 log = logging.getLogger(__name__)
-
-#: MAVLink ids of the click the ground station sends (kept here so the simulator needs no bridge import).
-MAV_CMD_CAMERA_TRACK_POINT = 2004
-MAV_COMP_ID_CAMERA = 100
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,8 @@ class GroundStationHands:
 
     def click(self, now_s: float, u_norm: float, v_norm: float) -> None:
         self.gcs.send(self.gcs.link.mav.command_long_encode(
-            self.target_system, MAV_COMP_ID_CAMERA, MAV_CMD_CAMERA_TRACK_POINT, 0, u_norm, v_norm, 0.0, 0, 0, 0, 0))
+            self.target_system, mav2.MAV_COMP_ID_CAMERA, mav2.MAV_CMD_CAMERA_TRACK_POINT, 0,
+            u_norm, v_norm, 0.0, 0, 0, 0, 0))
 
     def stop_tracking(self, now_s: float) -> None:
         # The crew's "stop tracking" reaches the lock directly: the next click designates afresh.

@@ -42,8 +42,7 @@ def run_scenario(name: str, config: StackConfig | None = None, *, seed: int = 0,
     dt_s = 1.0 / config.control_rate_hz
     record_run_header(rec, config, stamp_s=0.0, scenario=name, link="sim", seed=seed)
     vehicle = WorldVehicleLink(world)
-    perception = SimulatedDetections(world, rng, detection_params, true_camera=lambda: vehicle.last_camera
-                                     if vehicle.last_camera is not None else world.camera_model())
+    perception = SimulatedDetections(world, rng, detection_params)
     crew = ScriptedCrew(world, ConsoleHands(PipelineTrackingHandler(pipeline, world.intrinsics)), operator_script)
     meter = TruthMeter(world, config.safety.min_standoff_m, keep_trajectory=keep_trajectory)
     loop = ControlLoop(pipeline, clock=WorldClock(world, dt_s), vehicle=vehicle, perception=perception,

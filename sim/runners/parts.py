@@ -3,7 +3,6 @@ autopilot as a vehicle link, and its detection model as a perception source."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -34,15 +33,12 @@ class WorldVehicleLink:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        #: The camera pose of the current period (the perception source reuses it: one computation a period).
-        self.last_camera: CameraModel | None = None
 
     def poll(self, now_s: float) -> VehicleState:
         return self.world.vehicle_state()
 
     def camera(self, state: VehicleState) -> CameraModel | None:
-        self.last_camera = self.world.camera_model()
-        return self.last_camera
+        return self.world.camera_model()
 
     def send(self, safe: SafeCommand, now_s: float) -> bool:
         if safe.expired(now_s):
@@ -57,18 +53,16 @@ class WorldVehicleLink:
 class SimulatedDetections:
     """``PerceptionSource`` from the simulator's detection model (:func:`sim.sensing.sensors.simulate_detections`):
     boxes of the people the true camera sees, with misses, jitter and false positives drawn from ``rng``.
-    ``true_camera()``: the camera's true pose this period. Stamped with the stack's ``now_s``."""
+    Stamped with the stack's ``now_s``."""
 
-    def __init__(self, world: World, rng: np.random.Generator, params: DetectionModelParams | None = None, *,
-                 true_camera: Callable[[], CameraModel] | None = None) -> None:
+    def __init__(self, world: World, rng: np.random.Generator, params: DetectionModelParams | None = None) -> None:
         self.world = world
         self.rng = rng
         self.params = params or DetectionModelParams()
-        self.true_camera = true_camera or world.camera_model
         self._subject_in_view = False
 
     def sense(self, now_s: float) -> Sensed:
-        detections, gt_ids = simulate_detections(self.world, self.true_camera(), self.rng, self.params)
+        detections, gt_ids = simulate_detections(self.world, self.world.camera_model(), self.rng, self.params)
         self._subject_in_view = bool(np.any(gt_ids == self.world.subject.id))
         if detections.stamp_s != now_s:
             detections = replace(detections, stamp_s=now_s)  # the stack's clock (MAVLink runs)
