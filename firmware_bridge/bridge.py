@@ -32,7 +32,7 @@ from firmware_bridge.allowlist import VELOCITY_YAW_RATE_TYPE_MASK, Allowlist
 from firmware_bridge.camera_tracking import CameraTrackingComponent, TrackingHandler
 from firmware_bridge.dialects import Dialect, dialect_for
 from firmware_bridge.engagement import DeadmanConfig, Engagement
-from firmware_bridge.errors import BridgeError
+from firmware_bridge.errors import BridgeError, LinkTimeout
 from firmware_bridge.fence import (
     FenceItem,
     download_fence_items,
@@ -60,6 +60,8 @@ STREAMS: dict[int, float | None] = {
     285: 10.0,  # GIMBAL_DEVICE_ATTITUDE_STATUS
 }
 RC_CHANNELS_ID = 65
+#: Heartbeats but no telemetry: ask for the streams again at most this often (s).
+STREAM_REREQUEST_S = 2.0
 HOME_POSITION_ID = 242
 
 
@@ -96,6 +98,7 @@ class MavlinkBridge:
         self._stall_handled = False
         self._last_mode_request: tuple[ModeRequest, float] | None = None
         self._link_was_ok: bool | None = None
+        self._streams_requested_s = -math.inf
         self.sent_setpoints = 0
         self.refused_expired = 0
         self.refused_not_engaged = 0
@@ -121,25 +124,55 @@ class MavlinkBridge:
         self.link.close()
 
     # ------------------------------------------------------------------ connection
-    def connect(self, timeout_s: float, *, require_position: bool = True) -> None:
+    def connect(self, timeout_s: float, *, require_position: bool = True,
+                progress: Callable[[str], None] | None = None, progress_period_s: float = 5.0) -> None:
         """Wait for the autopilot, request the telemetry streams, optionally wait for the first position.
 
-        Raises LinkTimeout when the autopilot (or its LOCAL_POSITION_NED stream) does not appear in time.
+        A real autopilot needs time after boot (ArduCopter SITL: ~20 s to its EKF origin, ~40 s to use GPS);
+        ``progress(text)`` is told every ``progress_period_s`` what is being waited for and what the autopilot
+        last said. Raises LinkTimeout when the autopilot (or its LOCAL_POSITION_NED stream, which starts with a
+        position estimate) does not appear within ``timeout_s``.
         """
         deadline = self.link.now() + timeout_s
         self.link.service(self.link.now())
-        self.link.wait_heartbeat(timeout_s)
-        now = self.link.now()
-        self.link.service(now, force=True)  # a udpin link can only answer once the autopilot was heard
-        rate = 1.0 / self.setpoint_period_s
-        for msg_id, hz in STREAMS.items():
-            self.link.request_message_interval(msg_id, hz if hz is not None else rate, now)
-        if self._deadman.rc_channel is not None:
-            self.link.request_message_interval(RC_CHANNELS_ID, 10.0, now)
+        self._wait_reporting("HEARTBEAT", self.link.is_autopilot_heartbeat, deadline, timeout_s, progress,
+                             progress_period_s)
+        self.link.service(self.link.now(), force=True)  # a udpin link can only answer once the autopilot was heard
+        self.request_streams(self.link.now())
         self.link.silence_timeout_s = self.silence_timeout_s
         if require_position:
-            self.link.wait_for(lambda m: m.get_type() == "LOCAL_POSITION_NED" and self.link.from_autopilot(m),
-                               max(0.0, deadline - self.link.now()), "LOCAL_POSITION_NED")
+            self._wait_reporting("LOCAL_POSITION_NED (a position estimate)",
+                                 lambda m: m.get_type() == "LOCAL_POSITION_NED" and self.link.from_autopilot(m),
+                                 deadline, timeout_s, progress, progress_period_s)
+
+    def _wait_reporting(self, what: str, predicate: Callable[[Any], bool], deadline: float, timeout_s: float,
+                        progress: Callable[[str], None] | None, period_s: float) -> None:
+        start = self.link.now()
+        while True:
+            left = deadline - self.link.now()
+            if left <= 0:
+                raise LinkTimeout(f"no {what} from the autopilot on {self.link.connection} within {timeout_s:.1f} s"
+                                  + (f" (it last said: {self.telemetry.last_text!r})" if self.telemetry.last_text
+                                     else ""))
+            try:
+                self.link.wait_for(predicate, min(left, period_s if progress is not None else left), what)
+                return
+            except LinkTimeout:
+                if progress is not None and deadline - self.link.now() > 0:
+                    said = f"; it last said {self.telemetry.last_text!r}" if self.telemetry.last_text else ""
+                    heard = "heard" if math.isfinite(self.telemetry.heartbeat_stamp_s) else "not heard yet"
+                    progress(f"waiting for the autopilot on {self.link.connection}: {what} "
+                             f"({self.link.now() - start:.0f} s of {timeout_s:.0f} s; heartbeat {heard}{said})")
+
+    def request_streams(self, now_s: float) -> None:
+        """Ask for the telemetry the stack needs on this link (a real autopilot sends on each port only what
+        was asked for there, and forgets it on reboot)."""
+        rate = 1.0 / self.setpoint_period_s
+        for msg_id, hz in STREAMS.items():
+            self.link.request_message_interval(msg_id, hz if hz is not None else rate, now_s)
+        if self._deadman.rc_channel is not None:
+            self.link.request_message_interval(RC_CHANNELS_ID, 10.0, now_s)
+        self._streams_requested_s = now_s
 
     # ------------------------------------------------------------------ incoming
     def _on_message(self, msg: Any, stamp_s: float) -> None:
@@ -166,6 +199,10 @@ class MavlinkBridge:
         state (an engagement loss sends an immediate hold), send due heartbeats; return the vehicle state."""
         self.link.receive(timeout_s=timeout_s)
         link_ok = self.link.link_ok(now_s)
+        if self.link.silence_timeout_s is not None and self._streams_lapsed(now_s):
+            # Heartbeats but no streams: the autopilot rebooted or the link was re-made; ask again.
+            log.warning("autopilot heard but its telemetry stopped: requesting the streams again")
+            self.request_streams(now_s)
         if link_ok != self._link_was_ok:
             self._recorder.record(topics.AUTOPILOT_EVENTS, now_s, {"kind": "link", "ok": link_ok, "stamp_s": now_s})
             if not link_ok:
@@ -180,6 +217,14 @@ class MavlinkBridge:
         if self.camera is not None:
             self.camera.service(now_s)
         return self.telemetry.vehicle_state(link_ok)
+
+    def _streams_lapsed(self, now_s: float) -> bool:
+        """The autopilot is heard but its position stream has stopped (or never came) for a while."""
+        if now_s - self._streams_requested_s < STREAM_REREQUEST_S:
+            return False
+        hb_fresh = now_s - self.link.last_heartbeat_s <= self.link.heartbeat_timeout_s
+        last_pos = self.telemetry.position_stamp_s
+        return hb_fresh and not (math.isfinite(last_pos) and now_s - last_pos < STREAM_REREQUEST_S)
 
     def vehicle_state(self, now_s: float) -> VehicleState:
         return self.telemetry.vehicle_state(self.link.link_ok(now_s))

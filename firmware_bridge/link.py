@@ -323,9 +323,12 @@ class MavlinkLink:
 
     def wait_heartbeat(self, timeout_s: float) -> Any:
         """Wait for the autopilot's HEARTBEAT (identifies target system/component)."""
-        return self.wait_for(lambda m: m.get_type() == "HEARTBEAT" and self._is_autopilot_heartbeat(m)
-                             and m.get_srcSystem() == self.target_system
-                             and m.get_srcComponent() == self.target_component, timeout_s, "HEARTBEAT")
+        return self.wait_for(self.is_autopilot_heartbeat, timeout_s, "HEARTBEAT")
+
+    def is_autopilot_heartbeat(self, msg: Any) -> bool:
+        """``msg`` is a HEARTBEAT of the autopilot this link talks to."""
+        return (msg.get_type() == "HEARTBEAT" and self._is_autopilot_heartbeat(msg)
+                and msg.get_srcSystem() == self.target_system and msg.get_srcComponent() == self.target_component)
 
     def from_autopilot(self, msg: Any) -> bool:
         return (msg.get_srcSystem(), msg.get_srcComponent()) == (self.target_system, self.target_component)

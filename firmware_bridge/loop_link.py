@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -118,24 +119,36 @@ class BridgeVehicleLink:
 
 
 def open_bridge(config: StackConfig, connect: str, *, recorder: Recorder | None,
-                tracking_handler: TrackingHandler | None, clock: Callable[[], float] | None = None) -> MavlinkBridge:
+                tracking_handler: TrackingHandler | None, clock: Callable[[], float] | None = None,
+                wait_s: float = 0.0, progress: Callable[[str], None] | None = None) -> MavlinkBridge:
     """A bridge on ``connect`` (e.g. ``tcp:127.0.0.1:5760``) with ``config.link``'s settings; ``BridgeError``
-    "cannot connect to ..." when the endpoint cannot be opened."""
+    "cannot connect to ..." when the endpoint cannot be opened. ``wait_s``: keep trying that long (wall
+    seconds), for a TCP autopilot (SITL) that is started after the stack."""
     link_cfg = config.link.model_copy(update={"connection": connect})
     kwargs: dict[str, Any] = {"control_rate_hz": config.control_rate_hz, "recorder": recorder,
                               "tracking_handler": tracking_handler}
     if clock is not None:
         kwargs["clock"] = clock
-    try:
-        return MavlinkBridge.open(link_cfg, **kwargs)
-    except BridgeError as exc:
-        raise BridgeError(f"cannot connect to {connect}: {exc}") from None
+    deadline = time.monotonic() + wait_s
+    next_report = time.monotonic() + 5.0
+    while True:
+        try:
+            return MavlinkBridge.open(link_cfg, **kwargs)
+        except BridgeError as exc:
+            if time.monotonic() >= deadline:
+                raise BridgeError(f"cannot connect to {connect}: {exc}") from None
+            if progress is not None and time.monotonic() >= next_report:
+                next_report += 5.0
+                progress(f"waiting for {connect} to accept a connection: {exc}")
+            time.sleep(0.5)
 
 
-def connect_bridge(bridge: MavlinkBridge, connect: str, *, timeout_s: float, hint: str = "") -> None:
-    """Wait for the autopilot's heartbeat and telemetry; ``LinkTimeout`` "cannot connect to ..." otherwise."""
+def connect_bridge(bridge: MavlinkBridge, connect: str, *, timeout_s: float, hint: str = "",
+                   progress: Callable[[str], None] | None = None) -> None:
+    """Wait for the autopilot's heartbeat and first position estimate (``progress`` is told what is being
+    waited for every 5 s); ``LinkTimeout`` "cannot connect to ..." otherwise."""
     try:
-        bridge.connect(timeout_s=timeout_s)
+        bridge.connect(timeout_s=timeout_s, progress=progress)
     except LinkTimeout as exc:
         raise LinkTimeout(f"cannot connect to {connect}: no autopilot within {timeout_s:.0f} s{hint}: {exc}") from None
 

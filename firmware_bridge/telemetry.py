@@ -82,6 +82,8 @@ class TelemetryDecoder:
         self.armed = False
         self.mode = "UNKNOWN"
         self.heartbeat_stamp_s = math.nan
+        #: The autopilot's latest STATUSTEXT ("EKF3 IMU0 is using GPS", "PreArm: ..."), shown while waiting.
+        self.last_text = ""
         self.home: HomePosition | None = None
         self.battery: Battery | None = None
         self.gimbal: GimbalAttitude | None = None
@@ -155,6 +157,7 @@ class TelemetryDecoder:
 
     def _on_statustext(self, msg: Any, stamp_s: float) -> list[dict[str, Any]]:
         text = msg.text.decode("utf-8", "replace") if isinstance(msg.text, bytes) else str(msg.text)
+        self.last_text = text.rstrip("\x00")
         return [{"kind": "statustext", "severity": int(msg.severity), "text": text.rstrip("\x00"),
                  "stamp_s": stamp_s}]
 

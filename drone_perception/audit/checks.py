@@ -2,8 +2,9 @@
 command-stream invariants in :mod:`drone_perception.audit.checks_commands`.
 
 :func:`run_checks` is the entry point. Every check returns ``pass`` only when the record holds evidence
-for it; no evidence gives ``unverifiable`` (never a pass). Ground truth (/sim/truth) is preferred;
-without it the stack's own estimates are used and the result says so (``basis``).
+for it; no evidence gives ``unverifiable``, nothing to check (nothing sent, never engaged) ``not_exercised``
+(neither is a pass). Ground truth (/sim/truth) is preferred; without it the stack's own estimates are used
+and the result says so (``basis``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from drone_perception.audit.checks_commands import (
     check_allowlist,
     check_commands_expire,
     check_evidence,
+    check_exercised,
     check_no_commands_while_disengaged,
     check_operator_in_command,
     check_tether_or_sim,
@@ -164,7 +166,7 @@ def check_fence(log: FlightLog, ctx: Context) -> CheckResult:
         if any(ctx.engaged.values):
             return CheckResult("fence", title, item, Status.UNVERIFIABLE,
                                "follow was engaged but no stopping point or vehicle position was recorded", unit="m")
-        return CheckResult("fence", title, item, Status.PASS,
+        return CheckResult("fence", title, item, Status.NOT_EXERCISED,
                            "follow was never engaged: the stack commanded nothing", basis=ctx.engaged_source)
     detail = f"worst margin {worst[0]:.2f} m ({worst[2]}) at t={worst[1]:.2f} s over {n} engaged samples"
     if bad:
@@ -203,7 +205,8 @@ def check_speed_caps(log: FlightLog, ctx: Context) -> CheckResult:
         if sps or not (log.get(topics.SAFE) or log.get(topics.MAVLINK_OUT)):
             return CheckResult("speed_caps", title, item, Status.UNVERIFIABLE,
                                "no commanded or true velocities recorded", unit="m/s")
-        return CheckResult("speed_caps", title, item, Status.PASS, "no motion commands were sent", basis=basis)
+        return CheckResult("speed_caps", title, item, Status.NOT_EXERCISED, "no setpoints were sent (and no "
+                           "ground-truth speed while engaged): no speed to check", basis=basis)
     speed_rows = [r for r in rows if "yaw" not in r[2]] or rows
     worst = min(speed_rows, key=lambda r: r[0])  # the margin is reported in m/s; yaw only counts
     bad = sum(1 for r in rows if r[0] < -EPS)
@@ -237,6 +240,7 @@ def run_checks(log: FlightLog) -> AuditVerdict:
         check_speed_caps(log, ctx),
         check_allowlist(log, ctx),
         check_tether_or_sim(log, ctx),
+        check_exercised(log, ctx),
     ]
     partial = None
     if not log.complete or log.problems:

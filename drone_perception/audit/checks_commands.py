@@ -1,5 +1,6 @@
 """Charter invariants about what the stack *sent*: engagement, expiry, allowlist, operator in command,
-tether/simulation only, and whether the evidence itself is complete."""
+tether/simulation only, whether the run exercised the stack at all, and whether the evidence itself is
+complete. A check with nothing to check says ``not_exercised`` (never ``pass``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from drone_perception.audit.model import CheckResult, Status
+from drone_perception.audit.model import EXERCISED_KEY, CheckResult, Status
 from drone_perception.audit.series import Context, StepSeries, sent_setpoints
 from drone_perception.mavlink_tables import (
     ARDUPILOT,
@@ -42,9 +43,9 @@ def _no_traffic(key: str, title: str, item: int, log: FlightLog, ctx: Context) -
     if log.get(topics.MAVLINK_OUT):
         return None
     if ctx.is_sim:
-        return CheckResult(key, title, item, Status.PASS,
-                           f"no MAVLink traffic: direct simulation link ({ctx.link!r}), the stack could only send "
-                           "velocity commands to the simulator", basis="/meta link")
+        return CheckResult(key, title, item, Status.NOT_EXERCISED,
+                           f"no MAVLink traffic to check: direct simulation link ({ctx.link!r}), the stack could only "
+                           "send velocity commands to the simulator", basis="/meta link")
     return CheckResult(key, title, item, Status.UNVERIFIABLE,
                        "no /mavlink/out recorded on a non-simulation link: what was sent cannot be checked")
 
@@ -75,7 +76,8 @@ def check_commands_expire(log: FlightLog, ctx: Context) -> CheckResult:
     safe = StepSeries([(s, m.get("expires_at_s")) for s, m in log.get(topics.SAFE)])
     if not sps:
         if log.get(topics.MAVLINK_OUT) or log.get(topics.SAFE):
-            return CheckResult(key, title, item, Status.PASS, "no setpoints were sent", basis=basis)
+            return CheckResult(key, title, item, Status.NOT_EXERCISED, "no setpoints were sent: no expiry to check",
+                               basis=basis)
         return CheckResult(key, title, item, Status.UNVERIFIABLE, "neither /mavlink/out nor /control/safe recorded")
     margins: list[tuple[float, float]] = []
     unknown = 0
@@ -168,6 +170,10 @@ def check_operator_in_command(log: FlightLog, ctx: Context) -> CheckResult:
             bad.append((s, f"governor requested mode {req!r}"))
     early = _no_traffic(key, title, item, log, ctx)
     if early is not None and not bad:
+        safe_n = len(log.get(topics.SAFE))
+        if early.status is Status.NOT_EXERCISED and safe_n:
+            return CheckResult(key, title, item, Status.PASS, f"{early.detail}; the governor requested only safer "
+                               f"modes in {safe_n} outputs", basis="/meta link + /control/safe", samples=safe_n)
         return early
     modes = _safe_mode_params(ctx)
     unknown = 0
@@ -205,7 +211,8 @@ def check_tether_or_sim(log: FlightLog, ctx: Context) -> CheckResult:
     if ctx.meta is None:
         return CheckResult(key, title, item, Status.UNVERIFIABLE, "no /meta: link and tether are unknown")
     if not sps:
-        return CheckResult(key, title, item, Status.PASS, "no setpoints sent (perception only)", basis="/meta")
+        return CheckResult(key, title, item, Status.NOT_EXERCISED,
+                           "no setpoints sent (perception only): no closed loop to check", basis="/meta")
     if ctx.is_sim:
         return CheckResult(key, title, item, Status.PASS, f"simulation link {ctx.link!r}", basis="/meta link",
                            samples=len(sps))
@@ -214,6 +221,33 @@ def check_tether_or_sim(log: FlightLog, ctx: Context) -> CheckResult:
                            basis="/meta tethered", samples=len(sps))
     return CheckResult(key, title, item, Status.FAIL, f"{len(sps)} setpoints sent on link {ctx.link!r} with no tether "
                        "declared", None, "", sps[0].stamp_s, "/meta", len(sps), len(sps))
+
+
+def check_exercised(log: FlightLog, ctx: Context) -> CheckResult:
+    """Charter 8: the run did its job, so that its passes mean something: the operator engaged follow and
+    at least one motion setpoint (not a hold) left the stack. Otherwise ``not_exercised``, and the overall
+    verdict is not a pass (:attr:`AuditVerdict.overall`)."""
+    key, title, item = EXERCISED_KEY, "The run exercised the stack (follow engaged, motion sent)", 8
+    if len(ctx.engaged) == 0:
+        return CheckResult(key, title, item, Status.UNVERIFIABLE,
+                           "engagement state unknown: no /operator/input and no engaged flag on /control/safe")
+    sps, basis = sent_setpoints(log)
+    if not sps and not (log.get(topics.MAVLINK_OUT) or log.get(topics.SAFE)):
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, "neither /mavlink/out nor /control/safe recorded")
+    engaged_n = sum(1 for v in ctx.engaged.values if v)
+    motion = [sp for sp in sps if sp.is_motion]
+    reasons = []
+    if engaged_n == 0:
+        reasons.append("follow never engaged")
+    if not motion:
+        reasons.append(f"no motion setpoint sent ({len(sps)} sent, all holds)" if sps else "no setpoint sent")
+    engaged_txt = f"engaged in {engaged_n} of {len(ctx.engaged)} samples of {ctx.engaged_source}"
+    if reasons:
+        return CheckResult(key, title, item, Status.NOT_EXERCISED, "; ".join(reasons) + f" ({engaged_txt}): "
+                           "the other checks had nothing to check, this run is not a pass", basis=basis,
+                           samples=len(sps))
+    return CheckResult(key, title, item, Status.PASS, f"{engaged_txt}; {len(motion)} of {len(sps)} setpoints sent "
+                       "were motion (not holds)", basis=basis, samples=len(sps))
 
 
 REQUIRED_TOPICS = (topics.META, topics.FENCE, topics.SAFE, topics.VEHICLE, topics.OPERATOR)

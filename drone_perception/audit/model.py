@@ -1,7 +1,14 @@
 """The audit's verdict: one result per charter invariant, and what the whole record amounts to.
 
 A check is ``pass`` only when the record holds the evidence to show the invariant held over the whole
-run. Missing or damaged evidence gives ``unverifiable``, which is never counted as a pass.
+run. Missing or damaged evidence gives ``unverifiable``, which is never counted as a pass. A check with
+nothing to check (no setpoint sent, follow never engaged, no MAVLink on a direct link) says ``not_exercised``.
+
+The overall verdict is never ``pass`` for a run that did not do its job (charter item 8): when the
+``exercised`` check finds that follow never engaged or no motion setpoint was sent, the verdict is
+``not_exercised`` (exit 4), whatever the other checks say (a failure or an unverifiable check still comes
+first). A check that is ``not_exercised`` on a run that did its job (the allowlist on a direct simulation link,
+which has no MAVLink traffic) does not stand in the way of a pass: that invariant cannot be broken on that link.
 """
 
 from __future__ import annotations
@@ -15,12 +22,18 @@ from typing import Any
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_UNVERIFIABLE = 3
+EXIT_NOT_EXERCISED = 4
+
+#: The check that says whether the run exercised the stack at all (follow engaged, motion setpoints sent).
+EXERCISED_KEY = "exercised"
 
 
 class Status(str, enum.Enum):
     PASS = "pass"
     FAIL = "fail"
     UNVERIFIABLE = "unverifiable"
+    #: Nothing to check: the run never did what the invariant is about (never a pass).
+    NOT_EXERCISED = "not_exercised"
 
 
 @dataclass(frozen=True)
@@ -89,16 +102,21 @@ class AuditVerdict:
 
     @property
     def overall(self) -> Status:
+        """fail > unverifiable > not_exercised (the run never engaged / sent no motion setpoint) > pass."""
         statuses = {r.status for r in self.results}
         if Status.FAIL in statuses:
             return Status.FAIL
         if Status.UNVERIFIABLE in statuses or not self.results:
             return Status.UNVERIFIABLE
+        exercised = [r for r in self.results if r.key == EXERCISED_KEY]
+        if not exercised or exercised[0].status is not Status.PASS:
+            return Status.NOT_EXERCISED
         return Status.PASS
 
     @property
     def exit_code(self) -> int:
-        return {Status.PASS: EXIT_PASS, Status.FAIL: EXIT_FAIL, Status.UNVERIFIABLE: EXIT_UNVERIFIABLE}[self.overall]
+        return {Status.PASS: EXIT_PASS, Status.FAIL: EXIT_FAIL, Status.UNVERIFIABLE: EXIT_UNVERIFIABLE,
+                Status.NOT_EXERCISED: EXIT_NOT_EXERCISED}[self.overall]
 
     def result(self, key: str) -> CheckResult:
         for r in self.results:

@@ -99,6 +99,10 @@ def build_context(log: FlightLog) -> Context:
                    bool(tethered) if tethered is not None else None, engaged, source)
 
 
+#: A setpoint whose velocity (m/s) and yaw rate (rad/s) are all below this is a hold (zero velocity).
+HOLD_TOLERANCE = 1e-6
+
+
 @dataclass(frozen=True)
 class SentSetpoint:
     stamp_s: float
@@ -106,6 +110,16 @@ class SentSetpoint:
     yaw_rate_radps: float
     expires_at_s: float | None
     payload: dict[str, Any]
+
+    @property
+    def is_motion(self) -> bool:
+        """Not a hold: the governor's verdict when the record carries it (/control/safe), else (a MAVLink
+        setpoint) a finite velocity or yaw rate above :data:`HOLD_TOLERANCE`."""
+        verdict = self.payload.get("verdict")
+        if isinstance(verdict, str):
+            return verdict != "hold"
+        parts = [*self.velocity_ned_mps.tolist(), self.yaw_rate_radps]
+        return any(math.isfinite(x) and abs(x) > HOLD_TOLERANCE for x in parts)
 
 
 def sent_setpoints(log: FlightLog) -> tuple[list[SentSetpoint], str]:

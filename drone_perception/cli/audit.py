@@ -1,7 +1,9 @@
 """``drone-perception audit RECORD.mcap -o report.html``: check a flight record against the safety charter.
 
-Exit status: 0 every invariant passed; 1 at least one failed; 3 none failed but some could not be
-verified from the record; 2 the record could not be opened (or another error).
+Exit status: 0 every invariant passed and the run exercised the stack; 1 at least one failed; 3 none failed
+but some could not be verified from the record; 4 none failed or was unverifiable, but the run was not
+exercised (follow never engaged, or no motion setpoint was sent: nothing but holds); 2 the record could not be
+opened (or another error). A check with nothing to check says "not_exercised", never "pass".
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("audit", help="safety-audit a flight record: HTML report + JSON verdict "
-                       "(exit 1 if an invariant failed, 3 if some are unverifiable)")
+                       "(exit 0 pass, 1 an invariant failed, 3 some are unverifiable, 4 not exercised: the run "
+                       "never engaged or sent no motion setpoint, 2 the record cannot be opened)")
     p.add_argument("record", type=Path, help="flight record (.mcap)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="HTML report to write (default: RECORD with .html)")
@@ -30,11 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     report = args.output if args.output is not None else args.record.with_suffix(".html")
     verdict = audit_record(args.record, report, args.json_path, tlog=args.tlog, ulog=args.ulog)
-    print(f"audit of {args.record}: {verdict['overall'].upper()}")
+    print(f"audit of {args.record}: {verdict['overall'].replace('_', ' ').upper()}")
     for key, r in verdict["invariants"].items():
         margin = f" worst margin {r['worst_margin']:.3f} {r['unit']}" if r["worst_margin"] is not None else ""
         when = f" at t={r['worst_at_s']:.2f} s" if r["worst_at_s"] is not None else ""
-        print(f"  {r['status']:12s} {key}{margin}{when}")
+        print(f"  {r['status']:13s} {key}{margin}{when}")
     for p in verdict["problems"]:
         print(f"  problem: {p}")
     print(f"report: {report}" + (f"  verdict: {args.json_path}" if args.json_path else ""))

@@ -1,4 +1,7 @@
-"""``drone-perception sim``: run scenarios in closed loop, print a summary, save plot, record and report."""
+"""``drone-perception sim``: run scenarios in closed loop, print a summary, save plot, record and report.
+
+Exit status: 0 every run passed (safe *and* did its job: follow engaged, motion commanded, subject in view),
+1 at least one failed (safety or mission), 2 bad input (unknown scenario, bad config)."""
 
 from __future__ import annotations
 
@@ -35,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="with --link mavlink: an external autopilot SITL (e.g. tcp:127.0.0.1:5760)")
     p.add_argument("--gcs", default=None, help="with --connect: the scripted crew's UDP endpoint on that SITL "
                    "(default udpin:127.0.0.1:14551)")
+    p.add_argument("--wait-s", type=float, default=None,
+                   help="with --connect: wall seconds to wait for the SITL (started before, with or after the "
+                   "stack) to accept the link, report a position estimate, pass its pre-arm checks and take off; "
+                   "progress goes to stderr every 5 s (default 120)")
     p.add_argument("--perception", choices=("sim", "camera"), default="sim",
                    help="sim: detections from ground truth; camera: rendered frames through the real detector")
     p.add_argument("--duration-s", type=float, default=None,
@@ -67,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     config = load_config(args.config)
     names = _scenario_names(args.scenario)
+    if args.connect and args.link != "mavlink":
+        raise ConfigError(f"--connect {args.connect}: an external autopilot is flown over MAVLink; add --link mavlink")
     if args.link == "mavlink":
         if args.perception != "sim":
             raise ConfigError(f"--perception {args.perception}: only 'sim' detections run on --link mavlink")
@@ -100,8 +109,10 @@ def _run_mavlink_one(name: str, config: StackConfig, args: argparse.Namespace) -
 
     def run_it(recorder: Recorder | None) -> ScenarioResult:
         if args.connect:
+            wait = {} if args.wait_s is None else {"connect_timeout_s": args.wait_s, "launch_timeout_s": args.wait_s}
             return run_sitl_scenario(name, config, connect=args.connect, gcs_connect=args.gcs or DEFAULT_SITL_GCS,
-                                     seed=args.seed, recorder=recorder, duration_s=args.duration_s)
+                                     seed=args.seed, recorder=recorder, duration_s=args.duration_s,
+                                     progress=lambda text: print(f"   {text}", file=sys.stderr, flush=True), **wait)
         return run_mavlink_scenario(name, config, seed=args.seed, recorder=recorder, duration_s=args.duration_s)
 
     summary, _ = run_and_report(Path(args.out) / f"{name}_mavlink", run_it, record=not args.no_record)
@@ -149,24 +160,39 @@ def _print_camera(summaries: list[dict[str, Any]]) -> None:
         print(f"   video: {c['video']}")
 
 
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f}%"
+
+
 def _print_summaries(summaries: list[dict[str, Any]], *, as_json: bool) -> None:
+    """One block per run: the verdict with mission and safety side by side, then the figures of each.
+    A run passes only when it is safe *and* did its job (follow engaged, motion sent, subject in view)."""
     if as_json:
         json.dump(summaries if len(summaries) > 1 else summaries[0], sys.stdout, indent=2)
         print()
         return
     for s in summaries:
         verdict = "PASS" if s["passed"] else "FAIL"
-        print(f"== {s['scenario']} (seed {s['seed']}, {s['duration_s']:.0f} s): {verdict}")
+        m, safety = s["mission"], s["safety"]
+        print(f"== {s['scenario']} (seed {s['seed']}, {s['duration_s']:.0f} s): {verdict} "
+              f"(mission {m['verdict']}, safety {safety['verdict']})")
+        print(f"   mission: engaged {_pct(m['engaged_share'])} of the run; motion commands {m['motion_commands']}, "
+              f"holds {s['holds_sent']}; subject in view {_pct(m['subject_in_view_share'])} of engaged time")
+        err = m["follow_distance_error_m"]
+        if err["mean"] is not None:
+            print(f"   follow distance error (offset {m['follow_distance_m']:.1f} m, horizontal, while engaged): "
+                  f"mean {err['mean']:.2f} m, max {err['max']:.2f} m")
         print(f"   min separation: subject {s['min_separation_subject_m']:.2f} m, any person "
               f"{s['min_separation_any_m']:.2f} m at t={s['min_separation_at_s']:.1f} s "
               f"(standoff {s['standoff_m']:.1f} m)")
-        print(f"   subject in view {100 * s['subject_in_view_share']:.0f}% of engaged time; "
-              f"fence margin >= {s['min_fence_margin_m']:.1f} m; sent while disengaged: "
+        print(f"   fence margin >= {s['min_fence_margin_m']:.1f} m; sent while disengaged: "
               f"{s['sent_while_disengaged']}")
         kinds = ", ".join(f"{k} {v}" for k, v in s["interventions"].items()) or "none"
         print(f"   governor interventions (control periods): {kinds}")
-        for f in s["failures"]:
-            print(f"   FAILURE: {f}")
+        for f in m["failures"]:
+            print(f"   FAILURE (mission): {f}")
+        for f in safety["failures"]:
+            print(f"   FAILURE (safety): {f}")
         print(f"   plot: {s['plot']}")
         if "report" in s:
             a = s["audit"]

@@ -25,10 +25,12 @@ class LinkConfig(BaseModel):
         description="MAVLink component id (1-255) the stack sends as; 191 = MAV_COMP_ID_ONBOARD_COMPUTER. "
         "Change it only when another onboard computer already uses that id.")
     heartbeat_timeout_s: float = Field(
-        1.0, gt=0.0, le=5.0,
+        2.5, gt=0.0, le=5.0,
         description="The link counts as down (the governor holds) when the autopilot's last HEARTBEAT is older "
-        "than this (s). Raising it tolerates a lossy radio longer before holding; lowering it holds sooner "
-        "but may declare the link down on ordinary jitter (autopilots send about one HEARTBEAT per second).")
+        "than this (s). Autopilots send one HEARTBEAT per second, so this must exceed 1 s with margin for a "
+        "lost one; the fast detector is the telemetry silence rule (no message for 0.5 s once the streams, "
+        "requested at the control rate, flow). Raising it tolerates a lossy radio longer; lowering it below "
+        "about 2 s declares the link down on one missed or late heartbeat.")
     setpoint_rate_hz: float = Field(
         20.0, ge=2.0, le=100.0,
         description="Command rate (Hz) of a bridge opened without a control rate (the stack's loop passes "

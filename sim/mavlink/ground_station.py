@@ -27,6 +27,8 @@ from sim.mavlink.link import MavUdpEndpoint, SimCommandRejected, SimTimeout
 log = logging.getLogger(__name__)
 M = mavlink2
 _POLL_S = 0.01
+#: What the crew watches on its own port: pre-arm state and altitude (message id -> Hz).
+CREW_STREAMS: dict[int, float] = {M.MAVLINK_MSG_ID_SYS_STATUS: 2.0, M.MAVLINK_MSG_ID_GLOBAL_POSITION_INT: 5.0}
 
 
 class ScriptedGroundStation:
@@ -48,6 +50,8 @@ class ScriptedGroundStation:
         self.clock = clock
         self.heartbeat_period_s = 1.0 / heartbeat_hz
         self.heartbeats_enabled = True
+        #: Told what a wait is waiting for, every 5 s (e.g. ``print`` to stderr); None: silent.
+        self.progress: Callable[[str], None] | None = None
         self.target_system = target_system
         self.target_component = target_component
         self._next_heartbeat_s = -1e18
@@ -111,12 +115,25 @@ class ScriptedGroundStation:
             self._wait_step()
 
     def wait_until(self, what: str, predicate: Callable[[], bool], timeout_s: float) -> None:
-        """Pump/poll until ``predicate()`` holds; raise SimTimeout naming ``what``."""
-        deadline = time.monotonic() + timeout_s
+        """Pump/poll until ``predicate()`` holds; raise SimTimeout naming ``what`` (and what the vehicle last
+        said). :attr:`progress`, when set, is told every 5 s what is being waited for."""
+        start = time.monotonic()
+        deadline, next_report = start + timeout_s, start + 5.0
         while not predicate():
-            if time.monotonic() >= deadline:
-                raise SimTimeout(f"{what}: not reached within timeout_s={timeout_s}")
+            now = time.monotonic()
+            if now >= deadline:
+                raise SimTimeout(f"{what}: not reached within timeout_s={timeout_s:.1f}{self._last_said()}")
+            if self.progress is not None and now >= next_report:
+                next_report += 5.0
+                self.progress(f"crew waiting for {what} ({now - start:.0f} s of {timeout_s:.0f} s){self._last_said()}")
             self._wait_step()
+
+    def _last_said(self) -> str:
+        msg = self.latest.get("STATUSTEXT")
+        if msg is None:
+            return ""
+        text = msg.text.decode("utf-8", "replace") if isinstance(msg.text, bytes) else str(msg.text)
+        return f"; the vehicle last said {text.rstrip(chr(0))!r}"
 
     def wait_heartbeat(self, timeout_s: float) -> Any:
         return self.recv_match("HEARTBEAT", timeout_s)
@@ -166,6 +183,8 @@ class ScriptedGroundStation:
         deadline = time.monotonic() + timeout_s
         left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
         self.wait_heartbeat(left())
+        # A real autopilot sends on each port only the streams asked for there (SR*_ / SET_MESSAGE_INTERVAL).
+        self.request_streams(left())
         self.wait_prearm_ok(left())
         self.set_mode(CopterMode.GUIDED, left())
         self.arm(left())
@@ -179,6 +198,11 @@ class ScriptedGroundStation:
                 raise InvalidValueError(f"RC channel {ch} outside [1, 18]")
             vals[ch - 1] = int(pwm)
         self.send(self.link.mav.rc_channels_override_encode(self.target_system, self.target_component, *vals))
+
+    def request_streams(self, timeout_s: float) -> None:
+        """Ask the vehicle for :data:`CREW_STREAMS` on this port."""
+        for msg_id, hz in CREW_STREAMS.items():
+            self.set_message_interval(msg_id, hz, timeout_s)
 
     def set_message_interval(self, msg_id: int, rate_hz: float, timeout_s: float) -> None:
         interval_us = -1.0 if rate_hz <= 0 else 1e6 / rate_hz

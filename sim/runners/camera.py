@@ -319,7 +319,7 @@ def run_camera_scenario(
     k = world.intrinsics
     video = AnnotatedVideo(video_path_stem, config.control_rate_hz / every, k.size_wh_px) if video_path_stem else None
     frames = RenderedFrames(world, renderer, roi_detector, pipeline, every)
-    meter = TruthMeter(world, standoff)
+    meter = TruthMeter(world, standoff, follow=config.follow)
     camera_obs = CameraObserver(name, world, frames, standoff, video)
     crew = ScriptedCrew(world, ConsoleHands(PipelineTrackingHandler(pipeline, k)), operator_script)
     loop = ControlLoop(pipeline, clock=WorldClock(world, dt_s), vehicle=WorldVehicleLink(world), perception=frames,

@@ -186,6 +186,7 @@ class GroundStationHands:
                  target_system: int, deadman_rc_channel: int | None = None,
                  set_rc: Callable[[int, int], None] | None = None, click_period_s: float = 0.5) -> None:
         self.click_period_s = click_period_s
+        self._last_refusal: str | None = None
         self.bridge = bridge
         self.gcs = gcs
         self.pipeline = pipeline
@@ -195,8 +196,9 @@ class GroundStationHands:
 
     def engage(self, now_s: float) -> bool:
         ok, why = self.bridge.engage(now_s)
-        if not ok:
+        if not ok and why != self._last_refusal:  # said once per reason, not every period
             log.info("operator engage refused at %.2f s: %s", now_s, why)
+        self._last_refusal = None if ok else why
         return ok
 
     def disengage(self, now_s: float, reason: str) -> None:

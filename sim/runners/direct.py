@@ -44,7 +44,7 @@ def run_scenario(name: str, config: StackConfig | None = None, *, seed: int = 0,
     vehicle = WorldVehicleLink(world)
     perception = SimulatedDetections(world, rng, detection_params)
     crew = ScriptedCrew(world, ConsoleHands(PipelineTrackingHandler(pipeline, world.intrinsics)), operator_script)
-    meter = TruthMeter(world, config.safety.min_standoff_m, keep_trajectory=keep_trajectory)
+    meter = TruthMeter(world, config.safety.min_standoff_m, follow=config.follow, keep_trajectory=keep_trajectory)
     loop = ControlLoop(pipeline, clock=WorldClock(world, dt_s), vehicle=vehicle, perception=perception,
                        operator=crew, observers=[TruthObserver(meter, rec, perception.subject_in_view)])
     loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s))

@@ -163,7 +163,8 @@ class MavlinkScenarioLoop:
         self.clock.reader = reader if isinstance(reader, socket.socket) else None
         self.gcs = ScriptedGroundStation(f"udpout:127.0.0.1:{port}", pump=self._pump, clock=self.clock,
                                          heartbeat_hz=opts.gcs_heartbeat_hz)
-        self.meter = TruthMeter(self.world, cfg.safety.min_standoff_m, keep_trajectory=keep_trajectory)
+        self.meter = TruthMeter(self.world, cfg.safety.min_standoff_m, follow=cfg.follow,
+                                keep_trajectory=keep_trajectory)
         self.crew = ScriptedCrew(self.world, GroundStationHands(
             self.bridge, self.gcs, self.pipeline, target_system=self.vehicle.config.system_id,
             deadman_rc_channel=cfg.link.deadman_rc_channel, set_rc=self.vehicle.set_rc_channel,

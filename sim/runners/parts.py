@@ -69,7 +69,8 @@ class SimulatedDetections:
         return Sensed(detections=detections)
 
     def subject_in_view(self) -> bool:
-        """Ground truth: the detection model had the subject in view this period (detected or not)."""
+        """Ground truth: the detection model detected the subject this period (in the image, not hidden,
+        occluded or missed). The summaries' "subject in view" share counts these periods."""
         return self._subject_in_view
 
 

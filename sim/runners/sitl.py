@@ -11,6 +11,7 @@ hand-over point is the scenario's start point.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -64,16 +65,49 @@ def _wait_for_position(bridge: MavlinkBridge, timeout_s: float) -> np.ndarray:
     raise LinkTimeout(f"no valid LOCAL_POSITION_NED within {timeout_s:.0f} s (is the autopilot's EKF ready?)")
 
 
+#: Wall seconds to wait for a SITL that is just booting: ArduCopter SITL needs ~20 s to its EKF origin and
+#: ~40 s to use GPS on this machine kind (shared/sitl/README.md).
+DEFAULT_SITL_WAIT_S = 120.0
+
+
+#: Wall seconds the crew's ground-station heartbeat has to reach the bridge after the launch.
+CREW_HEARD_WAIT_S = 5.0
+
+
+def _check_crew_reaches_bridge(bridge: MavlinkBridge, gcs: ScriptedGroundStation, config: StackConfig, *,
+                               connect: str, gcs_connect: str) -> None:
+    """The dead-man must reach the stack, or follow can never engage: say why at once instead of flying a
+    scenario that cannot do its job. ``BridgeError`` naming the topology fix."""
+    deadline = time.monotonic() + CREW_HEARD_WAIT_S
+    why: str | None = "not checked"
+    while time.monotonic() < deadline:
+        gcs.tick()
+        bridge.poll(time.monotonic(), timeout_s=0.05)
+        why = bridge.engagement.deadman_problem(time.monotonic())
+        if why is None:
+            return
+    raise BridgeError(
+        f"the stack on {connect} does not see the crew's dead-man from {gcs_connect} ({why}): follow could never "
+        "engage. MAVProxy forwards what its --out clients send to the autopilot only, never to its other "
+        "outputs, so a bridge on a MAVProxy output never hears the ground station. Connect the bridge to an "
+        "autopilot port of its own, as a companion on TELEM2 would be (SITL: --connect tcp:127.0.0.1:5762, "
+        "its SERIAL1), or configure an RC dead-man (link.deadman_rc_channel)")
+
+
 def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_connect: str = DEFAULT_SITL_GCS,
                       seed: int = 0, recorder: Recorder | None = None, duration_s: float | None = None,
-                      connect_timeout_s: float = 10.0, launch_timeout_s: float = 90.0,
-                      operator_script: OperatorScript | None = None, upload_fence: bool = True) -> ScenarioResult:
+                      connect_timeout_s: float = DEFAULT_SITL_WAIT_S, launch_timeout_s: float = DEFAULT_SITL_WAIT_S,
+                      operator_script: OperatorScript | None = None, upload_fence: bool = True,
+                      progress: Callable[[str], None] | None = None) -> ScenarioResult:
     """Scenario ``name`` against an external autopilot SITL on ``connect`` (bridge) in real time.
 
-    Before the launch the bridge writes the setpoint timeout and (``upload_fence``) uploads and verifies the
-    stack's fence, shifted into the SITL's frame (with the FENCE_ALT_MIN floor unless
-    ``link.fence_altitude_floor`` is off). Raises ``BridgeError``/``LinkTimeout`` "cannot connect to ..." when
-    nothing answers within ``connect_timeout_s`` (wall seconds).
+    The SITL may be started before, with or after the stack: the bridge keeps trying to connect and waits for
+    the autopilot's first position estimate for up to ``connect_timeout_s`` (wall seconds), the crew for the
+    pre-arm checks, GUIDED, arming and the take-off for up to ``launch_timeout_s``; ``progress(text)`` is told
+    every 5 s what is being waited for. Before the launch the bridge writes the setpoint timeout and
+    (``upload_fence``) uploads and verifies the stack's fence, shifted into the SITL's frame (with the
+    FENCE_ALT_MIN floor unless ``link.fence_altitude_floor`` is off). Raises ``BridgeError``/``LinkTimeout``
+    "cannot connect to ..." when nothing answers in time.
     """
     spec = get_scenario(name)
     rng = np.random.default_rng(seed)
@@ -87,11 +121,13 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
     world.autopilot.armed = False
     pipeline = Pipeline(config, tracker=ByteTracker(config.tracker), recorder=rec)
     handler = PipelineTrackingHandler(pipeline, world.intrinsics)
-    bridge = open_bridge(config, connect, recorder=rec, tracking_handler=handler)
+    bridge = open_bridge(config, connect, recorder=rec, tracking_handler=handler, wait_s=connect_timeout_s,
+                         progress=progress)
     handler.on_change = bridge.engagement.select_subject
     gcs: ScriptedGroundStation | None = None
     try:
-        connect_bridge(bridge, connect, timeout_s=connect_timeout_s, hint=" (is the SITL running?)")
+        connect_bridge(bridge, connect, timeout_s=connect_timeout_s, hint=" (is the SITL running?)",
+                       progress=progress)
         record_run_header(rec, config, stamp_s=time.monotonic(), scenario=name, link="mavlink", seed=seed,
                           autopilot=f"external SITL at {connect}", simulator=True)
         # The scenario frame is the SITL's local frame shifted so that the vehicle's ground position is the
@@ -106,15 +142,17 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
                 bridge.poll(time.monotonic(), timeout_s=0.01)
 
             gcs = ScriptedGroundStation(gcs_connect, pump=pump, heartbeat_hz=2.0)
+            gcs.progress = progress
             gcs.operator_launch(height, timeout_s=launch_timeout_s)
         except (SimTimeout, SimLinkError) as exc:
             raise BridgeError(f"the scripted crew on {gcs_connect} could not launch the SITL vehicle: {exc}") from None
+        _check_crew_reaches_bridge(bridge, gcs, config, connect=connect, gcs_connect=gcs_connect)
         target = bridge.link.target_system or 1
         crew = ScriptedCrew(world, GroundStationHands(
             bridge, gcs, pipeline, target_system=target, deadman_rc_channel=config.link.deadman_rc_channel,
             set_rc=lambda channel, pwm_us: gcs.rc_override({channel: pwm_us}) if gcs is not None else None),
             operator_script)
-        meter = TruthMeter(world, config.safety.min_standoff_m)
+        meter = TruthMeter(world, config.safety.min_standoff_m, follow=config.follow)
         perception = SimulatedDetections(world, rng)
         link = BridgeVehicleLink(bridge, world.intrinsics, control=True, gimbal_pitch_rad=world.gimbal_pitch_rad,
                                  offset_ned_m=offset, on_state=pose.update)

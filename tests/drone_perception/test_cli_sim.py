@@ -55,3 +55,46 @@ def test_json_summary_and_outputs(tmp_path, capsys):
     for name in ("record.mcap", "report.html", "verdict.json", "trajectory.png"):
         assert (out_dir / "walk" / name).stat().st_size > 0
     assert summary["audit"]["overall"] == "pass"
+
+
+def test_json_summary_has_the_mission_and_safety_blocks(tmp_path, capsys):
+    rc = main(["sim", "--scenario", "walk", "--duration-s", "4", "--json", "--no-record", "--out", str(tmp_path)])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert summary["schema"] == "drone-perception/sim-summary/1"
+    assert summary["mission"]["verdict"] == "pass" and summary["safety"]["verdict"] == "pass"
+    assert summary["mission"]["motion_commands"] > 0 and summary["mission"]["engaged_share"] > 0.5
+
+
+@pytest.fixture
+def never_engaging(monkeypatch):
+    """``sim`` with a crew that never engages (the CLI has no option for it: the runner is wrapped)."""
+    import sim.runners.direct as direct
+    from sim.runners.crew import OperatorScript
+
+    real = direct.run_scenario
+
+    def run_scenario(*args, **kwargs):
+        return real(*args, operator_script=OperatorScript(engage_at_s=1e9), **kwargs)
+
+    monkeypatch.setattr(direct, "run_scenario", run_scenario)
+
+
+def test_run_that_never_engaged_fails_with_exit_1(never_engaging, tmp_path, capsys):
+    rc = main(["sim", "--scenario", "walk", "--duration-s", "5", "--out", str(tmp_path / "runs")])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "== walk (seed 0, 5 s): FAIL (mission fail, safety pass)" in out
+    assert "   mission: engaged 0% of the run; motion commands 0, holds 0; subject in view 0% of engaged time" in out
+    assert "   FAILURE (mission): follow never engaged" in out
+    assert "FAILURE (safety)" not in out
+    assert "(verdict: not_exercised)" in out  # the audit of the record agrees: nothing was exercised
+
+
+def test_run_that_never_engaged_json(never_engaging, tmp_path, capsys):
+    rc = main(["sim", "--scenario", "walk", "--duration-s", "5", "--json", "--out", str(tmp_path / "runs")])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 1 and summary["passed"] is False
+    assert summary["mission"]["failures"] == ["follow never engaged", "no motion command sent (nothing sent)"]
+    assert summary["safety"] == {"verdict": "pass", "failures": []}
+    assert summary["audit"]["overall"] == "not_exercised" and summary["audit"]["exit_code"] == 4

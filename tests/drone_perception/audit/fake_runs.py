@@ -2,7 +2,8 @@
 
 For the audit's tests and for trying the report without a simulator. The subject walks north at
 1 m/s; a bystander stands to the east; the vehicle follows 15 m behind at 8 m height. ``violate``
-breaks one charter invariant on purpose (see :data:`VIOLATIONS`).
+breaks one charter invariant on purpose (see :data:`VIOLATIONS`); ``mission`` makes a run that does not do
+its job (see :data:`MISSIONS`) while breaking nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ VIOLATIONS: dict[str, str] = {
     "crash": "evidence",
 }
 
+#: ``mission`` values: "follow" (the default: engaged from 2 s, motion sent), "never_engaged" (the operator
+#: never engages: nothing is sent), "holds_only" (engaged, but the governor holds all the time, as when nothing
+#: is locked).
+MISSIONS = ("follow", "never_engaged", "holds_only")
+
 #: SET_POSITION_TARGET_LOCAL_NED type_mask for velocity + yaw rate (ignore position, accel, yaw).
 VELOCITY_YAW_RATE_TYPE_MASK = 1 | 2 | 4 | 64 | 128 | 256 | 1024
 MAV_FRAME_LOCAL_NED = 1
@@ -52,18 +58,22 @@ def write_fake_run(
     truth: bool = True,
     mavlink: bool = False,
     seed: int = 0,
+    mission: str = "follow",
 ) -> Path:
     """Write the record to ``path`` and return it. ``mavlink=True`` also records /mavlink/out as a
     bridge would (and a "sitl" link instead of the direct "sim" link)."""
     if violate is not None and violate not in VIOLATIONS:
         raise ValueError(f"violate = {violate!r}: must be one of {sorted(VIOLATIONS)} or None")
+    if mission not in MISSIONS:
+        raise ValueError(f"mission = {mission!r}: must be one of {MISSIONS}")
     rng = np.random.default_rng(seed)
     config = StackConfig.model_validate({})
     mavlink = mavlink or violate in ("allowlist", "arm", "untethered", "expiry")
     link = "mavlink" if violate == "untethered" else ("sitl" if mavlink else "sim")
     rec = FlightRecorder(path, max_chunk_age_s=0.05)
-    rec.record(topics.META, 0.0, {"config": config.model_dump(mode="json"), "scenario": f"synthetic-{violate}",
-                                  "link": link, "tethered": False, "version": "synthetic"})
+    rec.record(topics.META, 0.0, {"config": config.model_dump(mode="json"),
+                                  "scenario": f"synthetic-{violate}-{mission}", "link": link, "tethered": False,
+                                  "version": "synthetic"})
     rec.record(topics.FENCE, 0.0, to_jsonable(config.fence.model_dump()))
     dt = 1.0 / rate_hz
     engage_s, release_s = 2.0, duration_s - 2.0
@@ -74,13 +84,15 @@ def write_fake_run(
         subject = np.array([20.0 + 1.0 * t, 0.0, 0.0])
         v_cmd = np.array([1.0, 0.0, 0.0])
         vehicle = subject + np.array([-15.0, 0.0, -8.0])
+        if mission != "follow":  # nothing moves the vehicle: it hovers where follow would have started
+            vehicle, v_cmd = np.array([5.0, 0.0, -8.0]), np.zeros(3)
         if violate == "standoff" and 10.0 <= t < 11.0:
             vehicle = subject + np.array([-4.0, 0.0, -3.0])
         if violate == "fence" and 12.0 <= t < 13.0:
             vehicle = np.array([148.0, 0.0, -8.0])
         if violate == "speed" and 8.0 <= t < 9.0:
             v_cmd = np.array([8.0, 0.0, 0.0])
-        engaged_op = engage_s <= t < release_s
+        engaged_op = engage_s <= t < release_s and mission != "never_engaged"
         engaged_gov = engaged_op or (violate == "disengaged" and release_s <= t < release_s + 1.0)
         state = VehicleState(vehicle, v_cmd, np.zeros(3), True, "GUIDED", True, t)
         rec.record(topics.VEHICLE, t, state)
@@ -91,10 +103,12 @@ def write_fake_run(
         rec.record(topics.PEOPLE, t, people)
         rec.record(topics.SUBJECT, t, TargetEstimate(1, people.position_ned_m[0], np.array([1.0, 0, 0]),
                                                      np.eye(3) * 0.25, t, True))
-        cmd = VelocityCommand(v_cmd if engaged_gov else np.zeros(3), 0.0, t)
+        cmd = VelocityCommand(v_cmd if engaged_gov and mission == "follow" else np.zeros(3), 0.0, t)
         rec.record(topics.PROPOSED, t, cmd)
         limits = frozenset({"standoff_closing"}) if 5.0 <= t < 6.0 else frozenset()
         verdict = Verdict.LIMITED if limits else (Verdict.PASS if engaged_gov else Verdict.HOLD)
+        if mission == "holds_only":
+            verdict = Verdict.HOLD
         safe = SafeCommand(cmd, verdict, limits, t + config.safety.command_ttl_s)
         stop = vehicle + cmd.velocity_ned_mps * 1.5
         if violate == "fence" and 12.0 <= t < 13.0:

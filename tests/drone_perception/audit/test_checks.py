@@ -1,16 +1,16 @@
 """Every charter invariant: a good synthetic run passes, a run breaking it fails it, missing evidence
-is unverifiable (never a pass)."""
+is unverifiable and nothing to check is "not exercised" (neither is a pass)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from fake_runs import VIOLATIONS, write_fake_run
+from fake_runs import MISSIONS, VIOLATIONS, write_fake_run
 from hypothesis import given
 from hypothesis import strategies as st
 
 from drone_perception.audit.checks import run_checks
-from drone_perception.audit.model import EXIT_FAIL, EXIT_PASS, EXIT_UNVERIFIABLE, Status
+from drone_perception.audit.model import EXIT_FAIL, EXIT_NOT_EXERCISED, EXIT_PASS, EXIT_UNVERIFIABLE, Status
 from drone_perception.audit.series import distance_to_bodies_m, polygon_signed_distance_m
 from drone_perception.record import topics
 from drone_perception.record.mcap_recorder import FlightRecorder
@@ -22,11 +22,11 @@ def runs(tmp_path_factory):
     d = tmp_path_factory.mktemp("runs")
     cache = {}
 
-    def get(violate=None, mavlink=False, truth=True):
-        key = (violate, mavlink, truth)
+    def get(violate=None, mavlink=False, truth=True, mission="follow"):
+        key = (violate, mavlink, truth, mission)
         if key not in cache:
-            path = write_fake_run(d / f"{violate}_{mavlink}_{truth}.mcap", violate=violate, mavlink=mavlink,
-                                  truth=truth, duration_s=15.0)
+            path = write_fake_run(d / f"{violate}_{mavlink}_{truth}_{mission}.mcap", violate=violate,
+                                  mavlink=mavlink, truth=truth, duration_s=15.0, mission=mission)
             cache[key] = run_checks(read_record(path))
         return cache[key]
 
@@ -36,8 +36,12 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("mavlink", [False, True], ids=["direct-sim", "mavlink"])
 def test_good_run_passes_everything(runs, mavlink):
     verdict = runs(None, mavlink)
-    assert {r.key: r.status for r in verdict.results} == {r.key: Status.PASS for r in verdict.results}
-    assert verdict.exit_code == EXIT_PASS
+    # A direct simulation link has no MAVLink traffic: the allowlist has nothing to check, and says so.
+    expected = {r.key: Status.PASS for r in verdict.results}
+    if not mavlink:
+        expected["allowlist"] = Status.NOT_EXERCISED
+    assert {r.key: r.status for r in verdict.results} == expected
+    assert verdict.overall is Status.PASS and verdict.exit_code == EXIT_PASS
     standoff = verdict.result("standoff")
     assert standoff.basis.startswith("ground truth")
     # vehicle 15 m behind and 8 m up: body top at 2 m -> sqrt(15^2 + 6^2)
@@ -65,6 +69,41 @@ def test_worst_margin_is_negative_and_located_in_the_violation(runs, violate, wi
 def test_without_truth_standoff_uses_estimates_and_says_so(runs):
     result = runs(None, False, False).result("standoff")
     assert result.status is Status.PASS and result.basis.startswith("estimated")
+
+
+#: What a run that did not do its job leaves not exercised (the rest still checks what there is to check).
+NOT_EXERCISED_BY_MISSION = {
+    "never_engaged": {"exercised", "fence", "commands_expire", "tether_or_sim", "speed_caps"},
+    "holds_only": {"exercised"},
+}
+
+
+@pytest.mark.parametrize("mavlink", [False, True], ids=["direct-sim", "mavlink"])
+@pytest.mark.parametrize("mission", sorted(NOT_EXERCISED_BY_MISSION))
+def test_a_run_that_did_not_do_its_job_is_not_exercised_never_a_pass(runs, mission, mavlink):
+    verdict = runs(None, mavlink, mission=mission)
+    statuses = {r.key: r.status for r in verdict.results}
+    not_exercised = set(NOT_EXERCISED_BY_MISSION[mission]) | (set() if mavlink else {"allowlist"})
+    assert {k for k, v in statuses.items() if v is Status.NOT_EXERCISED} == not_exercised
+    assert all(v is Status.PASS for k, v in statuses.items() if k not in not_exercised), statuses
+    assert verdict.overall is Status.NOT_EXERCISED and verdict.exit_code == EXIT_NOT_EXERCISED
+    assert verdict.to_dict()["overall"] == "not_exercised"
+    detail = verdict.result("exercised").detail
+    assert ("follow never engaged" in detail) is (mission == "never_engaged")
+    assert "no motion setpoint sent" in detail or "no setpoint sent" in detail
+
+
+def test_a_failure_outranks_not_exercised(tmp_path):
+    path = write_fake_run(tmp_path / "x.mcap", violate="crash", mission="never_engaged", duration_s=6.0)
+    verdict = run_checks(read_record(path))
+    assert verdict.overall is Status.FAIL and verdict.exit_code == EXIT_FAIL
+    assert verdict.result("exercised").status is not Status.PASS
+
+
+def test_fake_run_rejects_an_unknown_mission(tmp_path):
+    with pytest.raises(ValueError, match="mission"):
+        write_fake_run(tmp_path / "x.mcap", mission="orbit")
+    assert "follow" in MISSIONS
 
 
 def test_crashed_run_is_never_a_pass(runs):

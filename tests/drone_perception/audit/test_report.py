@@ -9,14 +9,14 @@ import pytest
 from fake_runs import write_fake_run
 
 from drone_perception.audit.api import audit_record
-from drone_perception.audit.model import EXIT_FAIL, EXIT_PASS, EXIT_UNVERIFIABLE
+from drone_perception.audit.model import EXIT_FAIL, EXIT_NOT_EXERCISED, EXIT_PASS, EXIT_UNVERIFIABLE
 from drone_perception.cli import main
 from drone_perception.record import topics
 from drone_perception.record.mcap_recorder import FlightRecorder
 from drone_perception.record.reader import read_record
 
 INVARIANTS = {"standoff", "no_commands_while_disengaged", "operator_in_command", "commands_expire", "fence",
-              "speed_caps", "allowlist", "tether_or_sim", "evidence"}
+              "speed_caps", "allowlist", "tether_or_sim", "exercised", "evidence"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_report_is_self_contained_with_every_plot_and_the_verdict_table(good, tm
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//)", html), "report must not fetch anything"
     assert "<script" not in html and "@import" not in html and "url(" not in html
     assert len(re.findall(r'<img class="plot"[^>]*src="data:image/png;base64,', html)) == 5
-    rows = re.findall(r'<tr data-invariant="([a-z_]+)" data-status="([a-z]+)"', html)
+    rows = re.findall(r'<tr data-invariant="([a-z_]+)" data-status="([a-z_]+)"', html)
     assert {k for k, _ in rows} == INVARIANTS
     saved = json.loads(json_path.read_text())
     assert saved == json.loads(json.dumps(verdict))
@@ -55,13 +55,16 @@ def test_report_is_self_contained_with_every_plot_and_the_verdict_table(good, tm
 
 @pytest.mark.parametrize(
     ("case", "exit_code"),
-    [("good", EXIT_PASS), ("standoff", EXIT_FAIL), ("crash", EXIT_FAIL), ("no_config", EXIT_UNVERIFIABLE)],
+    [("good", EXIT_PASS), ("standoff", EXIT_FAIL), ("crash", EXIT_FAIL), ("no_config", EXIT_UNVERIFIABLE),
+     ("never_engaged", EXIT_NOT_EXERCISED), ("holds_only", EXIT_NOT_EXERCISED)],
 )
 def test_cli_exit_codes(good, tmp_path, capsys, case, exit_code):
     if case == "good":
         record = good
     elif case == "no_config":
         record = _without_config(good, tmp_path / "nocfg.mcap")
+    elif case in ("never_engaged", "holds_only"):
+        record = write_fake_run(tmp_path / f"{case}.mcap", mission=case, duration_s=8.0)
     else:
         record = write_fake_run(tmp_path / f"{case}.mcap", violate=case, duration_s=12.0)
     out_html, out_json = tmp_path / "r.html", tmp_path / "v.json"
@@ -81,6 +84,16 @@ def test_empty_record_gives_a_report_that_claims_nothing(tmp_path):
     assert all(r["status"] != "pass" for r in verdict["invariants"].values())
     assert "empty (0 bytes)" in html and "Not enough data in the record" in html
     assert 'data-status="pass"' not in html
+
+
+def test_never_engaged_run_reports_not_exercised_not_pass(tmp_path):
+    record = write_fake_run(tmp_path / "idle.mcap", mission="never_engaged", duration_s=8.0)
+    verdict = audit_record(record, tmp_path / "r.html", None)
+    html = (tmp_path / "r.html").read_text()
+    assert verdict["overall"] == "not_exercised" and verdict["exit_code"] == EXIT_NOT_EXERCISED
+    assert re.search(r'id="overall" class="overall not_exercised">NOT EXERCISED<', html)
+    assert 'data-invariant="exercised" data-status="not_exercised"' in html
+    assert "4 the run never engaged or sent no motion setpoint" in html
 
 
 def test_missing_record_is_an_error_exit(tmp_path, capsys):

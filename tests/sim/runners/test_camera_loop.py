@@ -69,3 +69,23 @@ def test_walk_with_camera_detects_subject_keeps_standoff_and_writes_video(tmp_pa
         assert img.shape == (config.camera.height_px, config.camera.width_px, 3)
     cap.release()
     assert frames == run.detector_frames
+
+
+class _BlindDetector:
+    """Sees nobody (as the shipped detector with drawn silhouettes it does not recognise)."""
+
+    def detect_image(self, image_bgr: np.ndarray, stamp_s: float = 0.0) -> Detections:
+        return Detections.empty(stamp_s)
+
+
+def test_camera_run_whose_detector_sees_nothing_is_not_a_pass() -> None:
+    from sim.sensing.person_sprites import procedural_sprites
+
+    run = run_camera_scenario("walk", StackConfig(), seed=0, sprites=procedural_sprites(0), detector=_BlindDetector(),
+                              duration_s=4.0, detector_rate_hz=5.0)
+    res = run.result
+    assert not res.passed
+    assert res.safety_failures == []
+    assert res.subject_in_view_share > 0.5  # in the frame, but never detected: nothing locked, only holds
+    assert res.commands_sent > 0 and res.motion_commands == 0
+    assert res.mission_failures == ["no motion command sent (only holds)"]

@@ -1,7 +1,8 @@
 """The whole scenario suite in closed loop, judged on ground truth (charter items 1, 2, 3, 5).
 
 In every scenario: the minimum 3D separation from every person's body stays >= the standoff, the vehicle never
-leaves the fence, and nothing is sent while the operator has not engaged follow.
+leaves the fence, and nothing is sent while the operator has not engaged follow. And the run did its job (charter
+item 8, no vacuous verdicts): follow engaged, motion was commanded, the subject was in view while engaged.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ def test_scenario_keeps_the_envelope(name):
     assert result.min_separation_any_m >= result.standoff_m
     assert result.min_fence_margin_m >= 0.0
     assert result.sent_while_disengaged == 0
-    # The stack actually flew: it sent commands and most were not holds (except where holding is the point).
-    assert result.commands_sent > 0
+    # The stack actually flew: engaged from 1 s to the end, and it commanded motion, not only holds.
+    assert result.mission_failures == []
+    assert result.engaged_share > 0.95
+    assert result.motion_commands > 0.25 * result.commands_sent
+    assert result.subject_in_view_share > 0.05  # walk_toward: ~11 % (the subject walks under and past)
 
 
 @pytest.mark.parametrize("name", ["walk", "sprint_toward", "bystander_crossing"])

@@ -1,0 +1,61 @@
+"""The stack flies the real ArduCopter SITL (``../shared/sitl``: the autopilot's own flight code), not only our
+simulated vehicle: launch, connect, GUID_TIMEOUT written and read back, the fence uploaded and verified, the crew
+arms and takes off, follow engages and the subject is followed at the standoff.
+
+SITL listens on all interfaces, so every run is inside a fresh network namespace with nothing but loopback
+(``unshare -n``, as root, as CI runs). Skipped, saying why, where the binary or namespaces are not available.
+Each run takes about 75 s of wall time (SITL needs ~42 s before its EKF uses GPS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+SITL_DIR = Path(os.environ.get("DRONE_PERCEPTION_SITL_DIR", ROOT.parent / "shared" / "sitl" / "ardupilot"))
+JOB = Path(__file__).with_name("real_sitl_job.py")
+
+
+def _namespaces_ok() -> str | None:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "unshare/ip not installed"
+    res = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, timeout=10)
+    return None if res.returncode == 0 else f"cannot make a network namespace: {res.stderr.decode().strip()}"
+
+
+def _skip_reason() -> str | None:
+    if not (SITL_DIR / "arducopter").is_file():
+        return f"no ArduCopter SITL binary at {SITL_DIR} (set DRONE_PERCEPTION_SITL_DIR)"
+    return _namespaces_ok()
+
+
+@pytest.mark.sitl
+@pytest.mark.parametrize("topology", ["bare", "mavproxy"])
+def test_the_stack_follows_with_the_real_arducopter(topology: str) -> None:
+    why = _skip_reason()
+    if why is not None:
+        pytest.skip(f"real SITL not run: {why}")
+    job = " ".join(shlex.quote(a) for a in [sys.executable, str(JOB), str(SITL_DIR), topology, "walk", "20"])
+    res = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {job}"], capture_output=True,
+                         text=True, timeout=400, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    s = json.loads(res.stdout.strip().splitlines()[-1])
+    print(json.dumps({k: s[k] for k in ("mission", "safety", "min_separation_any_m", "wall_s")}))
+    # Mission: it did its job (engaged, moved, saw the subject), not only "nothing bad happened".
+    assert s["mission"]["verdict"] == "pass", s["mission"]
+    assert s["mission"]["engaged_share"] > 0.8
+    assert s["mission"]["motion_commands"] > 200  # 20 s at 20 Hz, less the first engaged periods
+    assert s["subject_in_view_share"] > 0.8
+    assert s["mission"]["follow_distance_error_m"]["max"] < 6.0
+    # Safety, measured on the simulator's truth of people against the autopilot's reported pose.
+    assert s["safety"]["verdict"] == "pass" and s["sent_while_disengaged"] == 0
+    assert s["min_separation_any_m"] >= s["standoff_m"]
+    assert s["min_fence_margin_m"] > 0.0
