@@ -29,8 +29,11 @@ never raises: any exception inside :meth:`SafetyGovernor.step` becomes a HOLD na
    changed the command (or was active in the projection); ``expires_at_s = now_s + command_ttl_s``.
 
 The time ``T`` a command may keep flying is ``command_latency_s + command_ttl_s +
-autopilot_command_timeout_s`` (latency, then the bridge may send it until it expires, then the autopilot
-keeps flying it until its own offboard-loss timeout).
+autopilot_command_timeout_s + braking_decel_mps2 / braking_jerk_mps3`` (latency, then the bridge may send it
+until it expires, then the autopilot keeps flying it until its own offboard-loss timeout, then its brake ramps
+in at its jerk limit, bounded here as if at full speed). Detecting a lost link takes the companion at most
+0.5 s (telemetry silence) and plays no part in ``T``: the vehicle coasts on the last command it received,
+whenever the companion notices.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ SAFETY_FALLBACKS: Mapping[str, float] = MappingProxyType({
     "max_vertical_speed_mps": 0.0,
     "max_accel_mps2": 0.0,
     "braking_decel_mps2": 1.0,
+    "braking_jerk_mps3": field_bounds(SafetyConfig, "braking_jerk_mps3").lo,
     "max_yaw_rate_radps": 0.0,
     "command_ttl_s": 0.1,
     "stale_input_s": 0.5,
@@ -203,6 +207,7 @@ class SafetyGovernor:
         self.vv_mps = _sane(s, "max_vertical_speed_mps")
         self.accel_mps2 = _sane(s, "max_accel_mps2")
         self.decel_mps2 = _sane(s, "braking_decel_mps2")
+        self.jerk_mps3 = _sane(s, "braking_jerk_mps3")
         self.yaw_rate_radps = _sane(s, "max_yaw_rate_radps")
         self.ttl_s = _sane(s, "command_ttl_s")
         self.stale_s = _sane(s, "stale_input_s")
@@ -213,8 +218,10 @@ class SafetyGovernor:
         self.latency_s = _sane(s, "command_latency_s")
         #: How long the autopilot keeps flying the last setpoint after the stream stops (s).
         self.autopilot_timeout_s = _sane(s, "autopilot_command_timeout_s")
-        #: Time a command may keep flying before braking starts (s).
-        self.horizon_s = self.latency_s + self.ttl_s + self.autopilot_timeout_s
+        #: Time a command may keep flying before braking at ``decel_mps2`` starts (s); the brake's jerk-limited
+        #: ramp is bounded as if flown at full speed (a / j).
+        self.horizon_s = (self.latency_s + self.ttl_s + self.autopilot_timeout_s
+                          + self.decel_mps2 / self.jerk_mps3)
         self.max_speed_mps = math.hypot(self.vh_mps, self.vv_mps)
         #: Bound on T + |v|/(2a) for every admissible v (s).
         self.tau_max_s = self.horizon_s + self.max_speed_mps / (2.0 * self.decel_mps2)

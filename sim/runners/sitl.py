@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from drone_perception.config import StackConfig
 from drone_perception.interfaces import NullRecorder, Recorder
-from drone_perception.loop import ControlLoop
+from drone_perception.loop import ControlLoop, Health
 from drone_perception.pipeline import Pipeline
 from drone_perception.record.header import record_run_header
 from drone_perception.selection import PipelineTrackingHandler
 from drone_perception.track.bytetrack import ByteTracker
+from drone_perception.types import VehicleState
 from firmware_bridge.bridge import MavlinkBridge
 from firmware_bridge.errors import BridgeError, LinkTimeout
 from firmware_bridge.loop_link import BridgeVehicleLink, connect_bridge, open_bridge, prepare_autopilot
@@ -39,19 +41,66 @@ from sim.world.world import World
 DEFAULT_SITL_GCS = "udpin:127.0.0.1:14551"
 
 
-class RealTimePeriods:
-    """``PeriodClock`` in real time: sleeps to the next tick of ``dt_s``, then advances the world's people and
-    wind and lets the crew's ground station read; the stack's time is ``time.monotonic()``."""
+@dataclass(frozen=True)
+class SitlFaults:
+    """Companion faults in world seconds from the hand-over, as the lock-step loop has them: from
+    ``stall_at_s`` the pipeline produces nothing (the bridge's stall check still runs: one hold, then BRAKE);
+    from ``companion_dead_at_s`` the whole companion is gone (the autopilot's own GUID_TIMEOUT stops it)."""
 
-    def __init__(self, world: World, gcs: ScriptedGroundStation, dt_s: float) -> None:
-        self.world, self.gcs, self.dt_s = world, gcs, dt_s
+    stall_at_s: float | None = None
+    companion_dead_at_s: float | None = None
+
+    def health(self, world: World) -> Callable[[float], Health]:
+        def at(now_s: float) -> Health:
+            t = world.t_s
+            if self.companion_dead_at_s is not None and t >= self.companion_dead_at_s:
+                return Health.DEAD
+            if self.stall_at_s is not None and t >= self.stall_at_s:
+                return Health.STALLED
+            return Health.ALIVE
+        return at
+
+
+#: What the simulator's truth reads on the crew's own port (message id -> Hz): the vehicle as the autopilot
+#: reports it, independent of the stack's link (which a test may stall or kill).
+TRUTH_STREAMS: dict[int, float] = {32: 20.0, 30: 20.0}  # LOCAL_POSITION_NED, ATTITUDE
+
+
+class CrewSeenPose:
+    """Moves the world's :class:`ReportedPose` to where the autopilot reports the vehicle on the crew's port,
+    shifted into the scenario frame by ``offset_ned_m``."""
+
+    def __init__(self, gcs: ScriptedGroundStation, pose: ReportedPose, offset_ned_m: np.ndarray) -> None:
+        self.gcs, self.pose, self.offset_ned_m = gcs, pose, offset_ned_m
+        self._stamp: tuple[int, int] = (-1, -1)
+
+    def update(self) -> None:
+        lp, att = self.gcs.latest.get("LOCAL_POSITION_NED"), self.gcs.latest.get("ATTITUDE")
+        if lp is None or att is None or (lp.time_boot_ms, att.time_boot_ms) == self._stamp:
+            return
+        self._stamp = (lp.time_boot_ms, att.time_boot_ms)
+        self.pose.update(VehicleState(
+            position_ned_m=np.array([lp.x, lp.y, lp.z]) + self.offset_ned_m,
+            velocity_ned_mps=np.array([lp.vx, lp.vy, lp.vz]), attitude_rpy_rad=np.array([att.roll, att.pitch,
+                                                                                            att.yaw]),
+            armed=True, mode="UNKNOWN", link_ok=True, stamp_s=time.monotonic()))
+
+
+class RealTimePeriods:
+    """``PeriodClock`` in real time: sleeps to the next tick of ``dt_s``, then lets the crew's ground station
+    read (the vehicle's pose for the simulator's truth) and advances the world's people and wind; the stack's
+    time is ``time.monotonic()``."""
+
+    def __init__(self, world: World, gcs: ScriptedGroundStation, dt_s: float, seen: CrewSeenPose) -> None:
+        self.world, self.gcs, self.dt_s, self.seen = world, gcs, dt_s, seen
         self._next_tick = time.monotonic()
 
     def next_period(self) -> float:
         self._next_tick += self.dt_s
         time.sleep(max(0.0, self._next_tick - time.monotonic()))
-        self.world.step(self.dt_s)
         self.gcs.tick()
+        self.seen.update()
+        self.world.step(self.dt_s)
         return time.monotonic()
 
 
@@ -98,7 +147,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
                       seed: int = 0, recorder: Recorder | None = None, duration_s: float | None = None,
                       connect_timeout_s: float = DEFAULT_SITL_WAIT_S, launch_timeout_s: float = DEFAULT_SITL_WAIT_S,
                       operator_script: OperatorScript | None = None, upload_fence: bool = True,
-                      progress: Callable[[str], None] | None = None) -> ScenarioResult:
+                      progress: Callable[[str], None] | None = None,
+                      faults: SitlFaults | None = None) -> ScenarioResult:
     """Scenario ``name`` against an external autopilot SITL on ``connect`` (bridge) in real time.
 
     The SITL may be started before, with or after the stack: the bridge keeps trying to connect and waits for
@@ -107,7 +157,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
     every 5 s what is being waited for. Before the launch the bridge writes the setpoint timeout and
     (``upload_fence``) uploads and verifies the stack's fence, shifted into the SITL's frame (with the
     FENCE_ALT_MIN floor unless ``link.fence_altitude_floor`` is off). Raises ``BridgeError``/``LinkTimeout``
-    "cannot connect to ..." when nothing answers in time.
+    "cannot connect to ..." when nothing answers in time. The simulator's truth (people, camera, every figure)
+    follows the vehicle as the autopilot reports it on the crew's port, not on the stack's link.
     """
     spec = get_scenario(name)
     rng = np.random.default_rng(seed)
@@ -152,15 +203,19 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             bridge, gcs, pipeline, target_system=target, deadman_rc_channel=config.link.deadman_rc_channel,
             set_rc=lambda channel, pwm_us: gcs.rc_override({channel: pwm_us}) if gcs is not None else None),
             operator_script)
+        for msg_id, hz in TRUTH_STREAMS.items():
+            gcs.set_message_interval(msg_id, hz, launch_timeout_s)
+        seen = CrewSeenPose(gcs, pose, offset)
         meter = TruthMeter(world, config.safety.min_standoff_m, follow=config.follow)
         perception = SimulatedDetections(world, rng)
         link = BridgeVehicleLink(bridge, world.intrinsics, control=True, gimbal_pitch_rad=world.gimbal_pitch_rad,
-                                 offset_ned_m=offset, on_state=pose.update)
+                                 offset_ned_m=offset)
         dt_s = 1.0 / config.control_rate_hz
-        loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s), vehicle=link, perception=perception,
-                           operator=crew, observers=[TruthObserver(meter, rec, perception.subject_in_view)])
+        loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s, seen), vehicle=link,
+                           perception=perception, operator=crew, health=(faults or SitlFaults()).health(world),
+                           observers=[TruthObserver(meter, rec, perception.subject_in_view)])
         loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s), freeze_heap=True)
-        if bridge.engagement.following:
+        if bridge.engagement.following and loop.health(time.monotonic()) is Health.ALIVE:
             bridge.disengage(time.monotonic(), "scenario ended")
         return meter.result(name, seed, dt_s, redesignations=crew.redesignations)
     finally:
@@ -169,4 +224,4 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         bridge.close()
 
 
-__all__ = ["DEFAULT_SITL_GCS", "RealTimePeriods", "run_sitl_scenario"]
+__all__ = ["DEFAULT_SITL_GCS", "CrewSeenPose", "RealTimePeriods", "SitlFaults", "run_sitl_scenario"]

@@ -135,8 +135,11 @@ def test_an_approach_that_ends_on_the_boundary_stays_outside() -> None:
     vehicle stopped 1.6 mm inside the standoff before STANDOFF_EPS_M (the per-period linearisation)."""
     safety = SafetyConfig(min_standoff_m=10.0, max_horizontal_speed_mps=3.0, max_vertical_speed_mps=1.0,
                           max_accel_mps2=4.0, braking_decel_mps2=4.0, max_yaw_rate_radps=0.8, command_latency_s=0.5,
-                          autopilot_command_timeout_s=0.0, command_ttl_s=0.5, unobserved_speed_mps=0.0)
+                          autopilot_command_timeout_s=0.0, command_ttl_s=0.5, unobserved_speed_mps=0.0,
+                          braking_jerk_mps3=50.0)  # the simulated vehicle here brakes without a ramp
     worst, feasible = simulate(safety, FenceConfig(), np.array([0.0, 0.0, -4.0]), np.array([[11.0, 0.0, 0.0]]),
                                np.zeros((1, 3)), np.zeros(1), 0, 1.0, np.zeros(3), (0.0, 1.0), duration_s=8.0)
     assert feasible and worst >= 0.0
-    assert worst < 0.05  # it did fly up to the boundary (the margin is what is left)
+    # It did fly up to the boundary: what is left is STANDOFF_EPS_M plus the brake ramp budgeted at the
+    # sharpest legal jerk (4 m/s^2 / 50 m/s^3 = 0.08 s at the last, slow approach speed: ~1 mm).
+    assert worst < 0.06

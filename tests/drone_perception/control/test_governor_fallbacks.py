@@ -28,6 +28,7 @@ ATTRIBUTE = {
     "max_vertical_speed_mps": "vv_mps",
     "max_accel_mps2": "accel_mps2",
     "braking_decel_mps2": "decel_mps2",
+    "braking_jerk_mps3": "jerk_mps3",
     "max_yaw_rate_radps": "yaw_rate_radps",
     "command_ttl_s": "ttl_s",
     "stale_input_s": "stale_s",
@@ -41,7 +42,8 @@ ATTRIBUTE = {
 #: Which way is fail-closed for each field: -1 = a lower value is stricter, +1 = a higher one is.
 STRICTER = {
     "min_standoff_m": +1, "max_horizontal_speed_mps": -1, "max_vertical_speed_mps": -1, "max_accel_mps2": -1,
-    "braking_decel_mps2": -1, "max_yaw_rate_radps": -1, "command_ttl_s": -1, "stale_input_s": -1,
+    "braking_decel_mps2": -1, "braking_jerk_mps3": -1, "max_yaw_rate_radps": -1, "command_ttl_s": -1,
+    "stale_input_s": -1,
     "subject_lost_timeout_s": -1, "hold_to_mode_request_s": -1, "unobserved_speed_mps": -1,
     "person_uncertainty_growth_mps": +1, "command_latency_s": +1, "autopilot_command_timeout_s": +1,
 }
@@ -145,7 +147,8 @@ def test_governor_bounds_never_pass_the_hard_limits(name: str, hard: float, side
 def test_the_stopping_horizon_uses_the_checked_values() -> None:
     gov = _governor(command_latency_s=50.0, command_ttl_s=9.0, autopilot_command_timeout_s=math.nan)
     ttl_hi = _pydantic_bounds("command_ttl_s")[2]
-    assert gov.horizon_s == pytest.approx(50.0 + ttl_hi + G.SAFETY_FALLBACKS["autopilot_command_timeout_s"])
+    assert gov.horizon_s == pytest.approx(50.0 + ttl_hi + G.SAFETY_FALLBACKS["autopilot_command_timeout_s"]
+                                          + gov.decel_mps2 / gov.jerk_mps3)
 
 
 def test_the_stricter_side_is_exactly_the_governors() -> None:

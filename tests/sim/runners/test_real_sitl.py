@@ -40,14 +40,7 @@ def _skip_reason() -> str | None:
 @pytest.mark.sitl
 @pytest.mark.parametrize("topology", ["bare", "mavproxy"])
 def test_the_stack_follows_with_the_real_arducopter(topology: str) -> None:
-    why = _skip_reason()
-    if why is not None:
-        pytest.skip(f"real SITL not run: {why}")
-    job = " ".join(shlex.quote(a) for a in [sys.executable, str(JOB), str(SITL_DIR), topology, "walk", "20"])
-    res = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {job}"], capture_output=True,
-                         text=True, timeout=400, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert res.returncode == 0, res.stderr[-3000:]
-    s = json.loads(res.stdout.strip().splitlines()[-1])
+    s = _run_job(topology, "walk", 20)
     print(json.dumps({k: s[k] for k in ("mission", "safety", "min_separation_any_m", "wall_s")}))
     # Mission: it did its job (engaged, moved, saw the subject), not only "nothing bad happened".
     assert s["mission"]["verdict"] == "pass", s["mission"]
@@ -59,3 +52,45 @@ def test_the_stack_follows_with_the_real_arducopter(topology: str) -> None:
     assert s["safety"]["verdict"] == "pass" and s["sent_while_disengaged"] == 0
     assert s["min_separation_any_m"] >= s["standoff_m"]
     assert s["min_fence_margin_m"] > 0.0
+
+
+def _run_job(topology: str, scenario: str, duration_s: float, fault: str = "") -> dict:  # type: ignore[type-arg]
+    why = _skip_reason()
+    if why is not None:
+        pytest.skip(f"real SITL not run: {why}")
+    args = [sys.executable, str(JOB), str(SITL_DIR), topology, scenario, str(duration_s)] + ([fault] if fault else [])
+    job = " ".join(shlex.quote(a) for a in args)
+    res = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {job}"], capture_output=True,
+                         text=True, timeout=400, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.sitl
+def test_a_stalled_pipeline_sends_one_hold_and_the_real_autopilot_brakes() -> None:
+    s = _run_job("bare", "walk", 16, "stall:8")
+    f = s["fault"]
+    print(json.dumps(f))
+    assert f["setpoints_after_fault"] == 1 and f["hold_after_fault"] == [[0.0, 0.0, 0.0]]
+    assert f["mode_requests"] == ["BRAKE"] and f["modes"][-1] == "BRAKE"  # accepted by ArduCopter
+    assert s["safety"]["verdict"] == "pass"
+
+
+@pytest.mark.sitl
+def test_a_dead_companion_coasts_no_further_than_the_governor_budgets() -> None:
+    """Nothing is sent after the companion dies; ArduCopter's GUID_TIMEOUT (written and read back by the
+    bridge) stops the vehicle, within the stopping distance the governor assumed for that speed."""
+    from drone_perception.config import StackConfig
+    from drone_perception.control.governor import SafetyGovernor
+
+    s = _run_job("bare", "walk", 16, "dead:8")
+    f = s["fault"]
+    cfg = StackConfig()
+    gov = SafetyGovernor(cfg.safety, cfg.fence)
+    v = f["speed_at_fault_mps"]
+    budget_m = v * gov.horizon_s + v * v / (2.0 * gov.decel_mps2)
+    print(json.dumps({**f, "budget_m": budget_m}))
+    assert f["setpoints_after_fault"] == 0 and f["mode_requests"] == []
+    assert v > 0.8  # it was following when the companion died
+    assert f["coast_m"] <= budget_m
+    assert s["safety"]["verdict"] == "pass"
