@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit testdata bench bench-gpu clean
+.PHONY: demo test lint typecheck unit sitl testdata bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/drone-perception sim --scenario walk --out runs/demo
 
 ## test: create the venv if needed, install, lint, type-check, fetch test photos, run the whole suite
-test: $(STAMP) lint typecheck testdata unit
+test: $(STAMP) lint typecheck testdata unit sitl
 
 ## lint: ruff, and the import layering (cli > runners > firmware_bridge | sim > core, no import circle)
 lint: $(STAMP)
@@ -34,7 +34,11 @@ testdata: $(STAMP)
 	$(PY) tests/data/fetch_test_data.py
 
 unit: $(STAMP)
-	$(VENV)/bin/pytest -q -n 2
+	$(VENV)/bin/pytest -q -n 2 -m "not sitl"
+
+## sitl: fly the real ArduCopter SITL (../shared/sitl) in network namespaces, one run at a time (real time)
+sitl: $(STAMP)
+	$(VENV)/bin/pytest -q -m sitl -rs
 
 ## bench: speed and memory figures, each beside a reference measured in the same run
 bench: $(STAMP)

@@ -61,20 +61,34 @@ class SitlFaults:
         return at
 
 
+#: Longest world step (s) after a late period; people's motion models are integrated in steps no longer than it.
+MAX_WORLD_STEP_S = 0.25
+
 #: What the simulator's truth reads on the crew's own port (message id -> Hz): the vehicle as the autopilot
 #: reports it, independent of the stack's link (which a test may stall or kill).
 TRUTH_STREAMS: dict[int, float] = {32: 20.0, 30: 20.0}  # LOCAL_POSITION_NED, ATTITUDE
 
 
 class CrewSeenPose:
-    """Moves the world's :class:`ReportedPose` to where the autopilot reports the vehicle on the crew's port,
-    shifted into the scenario frame by ``offset_ned_m``."""
+    """Keeps the world's :class:`ReportedPose` (the simulator's truth of the vehicle) where the autopilot reports
+    it, shifted into the scenario frame by ``offset_ned_m``: from the stack's own telemetry while it flows
+    (:meth:`from_stack`, so the simulated camera and the stack's camera agree as in every other mode), and from
+    the crew's port when the stack has read nothing for ``STACK_SILENT_S`` (a stalled or dead companion)."""
+
+    STACK_SILENT_S = 0.15
 
     def __init__(self, gcs: ScriptedGroundStation, pose: ReportedPose, offset_ned_m: np.ndarray) -> None:
         self.gcs, self.pose, self.offset_ned_m = gcs, pose, offset_ned_m
         self._stamp: tuple[int, int] = (-1, -1)
+        self._stack_s = -float("inf")
+
+    def from_stack(self, state: VehicleState) -> None:
+        if self.pose.update(state):
+            self._stack_s = time.monotonic()
 
     def update(self) -> None:
+        if time.monotonic() - self._stack_s < self.STACK_SILENT_S:
+            return
         lp, att = self.gcs.latest.get("LOCAL_POSITION_NED"), self.gcs.latest.get("ATTITUDE")
         if lp is None or att is None or (lp.time_boot_ms, att.time_boot_ms) == self._stamp:
             return
@@ -88,20 +102,23 @@ class CrewSeenPose:
 
 class RealTimePeriods:
     """``PeriodClock`` in real time: sleeps to the next tick of ``dt_s``, then lets the crew's ground station
-    read (the vehicle's pose for the simulator's truth) and advances the world's people and wind; the stack's
-    time is ``time.monotonic()``."""
+    read (the vehicle's pose for the simulator's truth) and advances the world's people and wind by the wall
+    time that really passed (the autopilot flies in real time: a late period must not slow the people down);
+    the stack's time is ``time.monotonic()``."""
 
     def __init__(self, world: World, gcs: ScriptedGroundStation, dt_s: float, seen: CrewSeenPose) -> None:
         self.world, self.gcs, self.dt_s, self.seen = world, gcs, dt_s, seen
-        self._next_tick = time.monotonic()
+        self._next_tick = self._last = time.monotonic()
 
     def next_period(self) -> float:
-        self._next_tick += self.dt_s
+        self._next_tick = max(self._next_tick + self.dt_s, time.monotonic())  # no catch-up burst after a stall
         time.sleep(max(0.0, self._next_tick - time.monotonic()))
         self.gcs.tick()
         self.seen.update()
-        self.world.step(self.dt_s)
-        return time.monotonic()
+        now = time.monotonic()
+        self.world.step(min(max(now - self._last, 1e-3), MAX_WORLD_STEP_S))
+        self._last = now
+        return now
 
 
 def _wait_for_position(bridge: MavlinkBridge, timeout_s: float) -> np.ndarray:
@@ -158,7 +175,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
     (``upload_fence``) uploads and verifies the stack's fence, shifted into the SITL's frame (with the
     FENCE_ALT_MIN floor unless ``link.fence_altitude_floor`` is off). Raises ``BridgeError``/``LinkTimeout``
     "cannot connect to ..." when nothing answers in time. The simulator's truth (people, camera, every figure)
-    follows the vehicle as the autopilot reports it on the crew's port, not on the stack's link.
+    follows the vehicle as the autopilot reports it: on the stack's link while the stack reads it, on the crew's
+    port when the companion has stalled or died (:class:`CrewSeenPose`).
     """
     spec = get_scenario(name)
     rng = np.random.default_rng(seed)
@@ -209,7 +227,7 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         meter = TruthMeter(world, config.safety.min_standoff_m, follow=config.follow)
         perception = SimulatedDetections(world, rng)
         link = BridgeVehicleLink(bridge, world.intrinsics, control=True, gimbal_pitch_rad=world.gimbal_pitch_rad,
-                                 offset_ned_m=offset)
+                                 offset_ned_m=offset, on_state=seen.from_stack)
         dt_s = 1.0 / config.control_rate_hz
         loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s, seen), vehicle=link,
                            perception=perception, operator=crew, health=(faults or SitlFaults()).health(world),

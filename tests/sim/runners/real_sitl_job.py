@@ -11,6 +11,7 @@ on the autopilot's own GUID_TIMEOUT (from the crew's view of it, the simulator's
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,26 +37,30 @@ class ListRecorder:
         return None
 
 
-def _fault_figures(rec: ListRecorder, result: Any, fault_at_s: float, dt_s: float) -> dict[str, Any]:
+def _fault_figures(rec: ListRecorder, fault_at_s: float) -> dict[str, Any]:
+    """From the record: the bridge's view of the autopilot, what was sent once the fault began (the first
+    period whose world time reached it), and the coast from the simulator's truth (the crew's view)."""
     events = [m for topic, _, m in rec.rows if topic == "/autopilot/events" and isinstance(m, dict)]
-    out_rows = [(t, m) for topic, t, m in rec.rows if topic == "/mavlink/out" and isinstance(m, dict)]
-    handover = result.trajectory["t"][0] - dt_s
-    fault_stamp = handover + fault_at_s
-    setpoints_after = [m for t, m in out_rows
-                       if t >= fault_stamp and m.get("msg_type") == "SET_POSITION_TARGET_LOCAL_NED"]
-    veh = np.array(result.trajectory["vehicle"], dtype=float)
-    k = round(fault_at_s / dt_s)
-    speed = np.linalg.norm(np.diff(veh[:, :2], axis=0), axis=1) / dt_s
-    stop = next((j for j in range(k, len(speed)) if np.all(speed[j:j + 10] < 0.2)), len(speed))
+    truth = [(t, m) for topic, t, m in rec.rows if topic == "/sim/truth"]
+    k = next(i for i, (_, m) in enumerate(truth) if m["world_t_s"] >= fault_at_s - 1e-9)
+    fault_stamp = truth[k][0]
+    after = [m for topic, t, m in rec.rows if topic == "/mavlink/out" and t >= fault_stamp
+             and m.get("msg_type") == "SET_POSITION_TARGET_LOCAL_NED"]
+    t_w = np.array([m["world_t_s"] for _, m in truth])
+    pos = np.array([m["vehicle_position_ned_m"][:2] for _, m in truth])
+    vel = np.array([m["vehicle_velocity_ned_mps"][:2] for _, m in truth])
+    speed = np.linalg.norm(vel, axis=1)
+    stop = next((j for j in range(k, len(speed)) if np.all(speed[j:j + 10] < 0.2)), len(speed) - 1)
     return {
         "modes": [m["mode"] for m in events if m.get("kind") == "mode"],
         "mode_requests": [m["mode"] for m in events if m.get("kind") == "mode_request"],
-        "setpoints_after_fault": len(setpoints_after),
-        "hold_after_fault": [[float(m["fields"][k]) for k in ("vx", "vy", "vz")] for m in setpoints_after[:3]],
-        "speed_at_fault_mps": float(np.mean(speed[max(k - 10, 0):k])) if k > 0 else 0.0,
-        "coast_m": float(np.linalg.norm(veh[min(stop, len(veh) - 1), :2] - veh[k, :2])),
-        "coast_s": round((stop - k) * dt_s, 2),
+        "setpoints_after_fault": len(after),
+        "hold_after_fault": [[float(m["fields"][f]) for f in ("vx", "vy", "vz")] for m in after[:3]],
+        "speed_at_fault_mps": float(speed[k]),
+        "coast_m": float(np.linalg.norm(pos[stop] - pos[k])),
+        "coast_s": round(float(t_w[stop] - t_w[k]), 2),
     }
+
 
 #: (bridge connection, crew connection) per topology. "bare": the bridge on SERIAL0 (tcp 5760), the crew on a
 #: second MAVLink port (--serial1 udpclient). "mavproxy": MAVProxy on SERIAL0 serving the crew, the bridge on
@@ -88,14 +93,14 @@ def main(ardupilot_dir: str, topology: str, scenario: str, duration_s: float, fa
         faults = SitlFaults(stall_at_s=float(at) if kind == "stall" else None,
                             companion_dead_at_s=float(at) if kind == "dead" else None)
         rec = ListRecorder()
-        config = StackConfig()
+        config = StackConfig.model_validate(json.loads(os.environ.get("DP_CONFIG", "{}")))
         result = run_sitl_scenario(scenario, config, connect=connect, gcs_connect=gcs, duration_s=duration_s,
                                    recorder=rec, faults=faults,
                                    progress=lambda text: progress.append(f"{time.monotonic() - t0:.0f} s {text}"))
         summary = result.summary()
         if kind:
             summary["fault"] = {"kind": kind, "at_s": float(at),
-                                **_fault_figures(rec, result, float(at), 1.0 / config.control_rate_hz)}
+                                **_fault_figures(rec, float(at))}
         summary["wall_s"] = round(time.monotonic() - t0, 1)
         summary["progress"] = progress
         print(json.dumps(summary))
