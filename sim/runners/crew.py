@@ -53,6 +53,9 @@ class OperatorScript:
     #: When the stack reports the subject LOST, the crew notices and clicks the subject again after this long
     #: (None: never; the stack then holds until the end). Real crews do this from the ground station.
     redesignate_after_s: float | None = 2.0
+    #: The pilot switches the flight mode at the ground station at this time (e.g. ``(12.0, "LOITER")``): the
+    #: stack must disengage at once. None = never. ArduCopter mode names; MAVLink modes only.
+    pilot_mode_at_s: tuple[float, str] | None = None
 
 
 def subject_image_point(camera: CameraModel, foot_ned_m: np.ndarray, height_m: float) -> tuple[float, float] | None:
@@ -80,6 +83,8 @@ class CrewHands(Protocol):
 
     def set_deadman(self, held: bool) -> None: ...
 
+    def pilot_set_mode(self, mode: str) -> None: ...
+
     def click(self, now_s: float, u_norm: float, v_norm: float) -> None: ...
 
     def stop_tracking(self, now_s: float) -> None: ...
@@ -99,6 +104,7 @@ class ScriptedCrew:
         self._deadman_held = True
         self._lost_since_s: float | None = None
         self._next_click_s = -math.inf
+        self._mode_switched = False
         #: Times the crew had to click the subject again after the stack lost it.
         self.redesignations = 0
 
@@ -109,6 +115,9 @@ class ScriptedCrew:
             self._engaged_once = self.hands.engage(now_s)
         if s.disengage_at_s is not None and t >= s.disengage_at_s and self.hands.following():
             self.hands.disengage(now_s, "operator disengaged (script)")
+        if s.pilot_mode_at_s is not None and t >= s.pilot_mode_at_s[0] and not self._mode_switched:
+            self._mode_switched = True
+            self.hands.pilot_set_mode(s.pilot_mode_at_s[1])
         held = not (s.deadman_lost_s is not None and s.deadman_lost_s[0] <= t < s.deadman_lost_s[1])
         if held != self._deadman_held:
             self._deadman_held = held
@@ -161,6 +170,10 @@ class ConsoleHands:
     def set_deadman(self, held: bool) -> None:
         self._deadman = held
 
+    def pilot_set_mode(self, mode: str) -> None:
+        raise ValueError(f"pilot_mode_at_s ({mode}): the in-process autopilot has no flight modes to switch; "
+                         "use a MAVLink runner")
+
     def click(self, now_s: float, u_norm: float, v_norm: float) -> None:
         ok, reason = self.handler.on_track_point(u_norm, v_norm)
         if not ok:
@@ -211,6 +224,14 @@ class GroundStationHands:
         self.gcs.heartbeats_enabled = held
         if self.deadman_rc_channel is not None and self.set_rc is not None:
             self.set_rc(self.deadman_rc_channel, 2000 if held else 1000)
+
+    def pilot_set_mode(self, mode: str) -> None:
+        """DO_SET_MODE from the ground station (the pilot's action; the crew does not wait for the ACK)."""
+        from sim.mavlink.autopilot import CopterMode
+
+        self.gcs.send(self.gcs.link.mav.command_long_encode(
+            self.target_system, mav2.MAV_COMP_ID_AUTOPILOT1, mav2.MAV_CMD_DO_SET_MODE, 0,
+            mav2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, int(CopterMode[mode]), 0, 0, 0, 0, 0))
 
     def click(self, now_s: float, u_norm: float, v_norm: float) -> None:
         self.gcs.send(self.gcs.link.mav.command_long_encode(

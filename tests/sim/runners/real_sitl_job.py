@@ -1,7 +1,7 @@
 """Runs inside the network namespace of ``test_real_sitl.py``: launch ArduCopter SITL (bare, or behind MAVProxy),
 fly one scenario through the stack against it, print the summary as one JSON line. Not a test module itself.
 
-    python real_sitl_job.py ARDUCOPTER_DIR TOPOLOGY SCENARIO DURATION_S [stall:T | dead:T]
+    python real_sitl_job.py ARDUCOPTER_DIR TOPOLOGY SCENARIO DURATION_S [stall:T | dead:T | deadman:T | mode:T]
 
 With a fault (world seconds from the hand-over), the summary also carries what the bridge saw of the autopilot
 (mode changes, mode requests, setpoints after the fault) and, for a dead companion, how far the vehicle coasted
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from drone_perception.config import StackConfig
+from sim.runners.crew import OperatorScript
 from sim.runners.sitl import SitlFaults, run_sitl_scenario
 
 
@@ -51,11 +52,19 @@ def _fault_figures(rec: ListRecorder, fault_at_s: float) -> dict[str, Any]:
     vel = np.array([m["vehicle_velocity_ned_mps"][:2] for _, m in truth])
     speed = np.linalg.norm(vel, axis=1)
     stop = next((j for j in range(k, len(speed)) if np.all(speed[j:j + 10] < 0.2)), len(speed) - 1)
+    disengages = [(t, m["reason"]) for topic, t, m in rec.rows if topic == "/autopilot/events"
+                  and isinstance(m, dict) and m.get("kind") == "disengage" and t >= fault_stamp]
+    motion_after_disengage = [m for topic, t, m in rec.rows if topic == "/mavlink/out" and disengages
+                              and t > disengages[0][0] and m.get("msg_type") == "SET_POSITION_TARGET_LOCAL_NED"
+                              and any(float(m["fields"][f]) != 0.0 for f in ("vx", "vy", "vz"))]
     return {
+        "disengage_after_s": round(disengages[0][0] - fault_stamp, 3) if disengages else None,
+        "disengage_reason": disengages[0][1] if disengages else None,
+        "motion_after_disengage": len(motion_after_disengage),
         "modes": [m["mode"] for m in events if m.get("kind") == "mode"],
         "mode_requests": [m["mode"] for m in events if m.get("kind") == "mode_request"],
         "setpoints_after_fault": len(after),
-        "hold_after_fault": [[float(m["fields"][f]) for f in ("vx", "vy", "vz")] for m in after[:3]],
+        "first_setpoints_after_fault": [[float(m["fields"][f]) for f in ("vx", "vy", "vz")] for m in after[:3]],
         "speed_at_fault_mps": float(speed[k]),
         "coast_m": float(np.linalg.norm(pos[stop] - pos[k])),
         "coast_s": round(float(t_w[stop] - t_w[k]), 2),
@@ -92,10 +101,13 @@ def main(ardupilot_dir: str, topology: str, scenario: str, duration_s: float, fa
         kind, _, at = fault.partition(":")
         faults = SitlFaults(stall_at_s=float(at) if kind == "stall" else None,
                             companion_dead_at_s=float(at) if kind == "dead" else None)
+        script = OperatorScript(
+            deadman_lost_s=(float(at), float(at) + 4.0) if kind == "deadman" else None,
+            pilot_mode_at_s=(float(at), "LOITER") if kind == "mode" else None)
         rec = ListRecorder()
         config = StackConfig.model_validate(json.loads(os.environ.get("DP_CONFIG", "{}")))
         result = run_sitl_scenario(scenario, config, connect=connect, gcs_connect=gcs, duration_s=duration_s,
-                                   recorder=rec, faults=faults,
+                                   recorder=rec, faults=faults, operator_script=script,
                                    progress=lambda text: progress.append(f"{time.monotonic() - t0:.0f} s {text}"))
         summary = result.summary()
         if kind:

@@ -71,7 +71,7 @@ def test_a_stalled_pipeline_sends_one_hold_and_the_real_autopilot_brakes() -> No
     s = _run_job("bare", "walk", 16, "stall:8")
     f = s["fault"]
     print(json.dumps(f))
-    assert f["setpoints_after_fault"] == 1 and f["hold_after_fault"] == [[0.0, 0.0, 0.0]]
+    assert f["setpoints_after_fault"] == 1 and f["first_setpoints_after_fault"] == [[0.0, 0.0, 0.0]]
     assert f["mode_requests"] == ["BRAKE"] and f["modes"][-1] == "BRAKE"  # accepted by ArduCopter
     assert s["safety"]["verdict"] == "pass"
 
@@ -94,3 +94,22 @@ def test_a_dead_companion_coasts_no_further_than_the_governor_budgets() -> None:
     assert v > 0.8  # it was following when the companion died
     assert f["coast_m"] <= budget_m
     assert s["safety"]["verdict"] == "pass"
+
+
+@pytest.mark.sitl
+@pytest.mark.parametrize(("fault", "within_s", "reason"), [
+    ("deadman:8", 1.5 + 0.2, "ground-station heartbeat"),  # the GCS dead-man times out at 1.5 s
+    ("mode:8", 1.0 + 0.3, "mode"),  # at most one 1 Hz HEARTBEAT later
+])
+def test_the_operator_takes_control_back_at_once(fault: str, within_s: float, reason: str) -> None:
+    """A released dead-man (the crew's heartbeat stops) or the pilot's mode switch at the ground station
+    disengages follow on the real autopilot with one hold; no motion command is sent after it."""
+    s = _run_job("bare", "walk", 14, fault)
+    f = s["fault"]
+    print(json.dumps(f))
+    assert f["disengage_after_s"] is not None and f["disengage_after_s"] <= within_s, f
+    assert reason in f["disengage_reason"]
+    assert f["motion_after_disengage"] == 0
+    if fault.startswith("mode"):
+        assert f["modes"][-1] == "LOITER"
+    assert s["safety"]["verdict"] == "pass" and s["sent_while_disengaged"] == 0
