@@ -32,6 +32,7 @@ from drone_perception.pipeline import Pipeline
 from drone_perception.selection import PipelineTrackingHandler
 from drone_perception.track.lock import LockState
 from drone_perception.types import CameraModel, OperatorInput
+from sim.mavlink.autopilot import CopterMode
 from sim.world.world import World
 
 if TYPE_CHECKING:
@@ -227,8 +228,6 @@ class GroundStationHands:
 
     def pilot_set_mode(self, mode: str) -> None:
         """DO_SET_MODE from the ground station (the pilot's action; the crew does not wait for the ACK)."""
-        from sim.mavlink.autopilot import CopterMode
-
         self.gcs.send(self.gcs.link.mav.command_long_encode(
             self.target_system, mav2.MAV_COMP_ID_AUTOPILOT1, mav2.MAV_CMD_DO_SET_MODE, 0,
             mav2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, int(CopterMode[mode]), 0, 0, 0, 0, 0))

@@ -38,7 +38,6 @@ from drone_perception.record.header import record_run_header
 from drone_perception.selection import PipelineTrackingHandler
 from drone_perception.track.bytetrack import ByteTracker
 from firmware_bridge.loop_link import BridgeVehicleLink, connect_bridge, open_bridge, prepare_autopilot
-from sim.mavlink.autopilot import CopterMode
 from sim.mavlink.faults import LinkFaultConfig, LinkFaults
 from sim.mavlink.ground_station import ScriptedGroundStation
 from sim.mavlink.vehicle import MavlinkSimVehicle, SimVehicleConfig
@@ -221,11 +220,7 @@ class MavlinkScenarioLoop:
 
     def pilot_set_mode(self, mode: str) -> None:
         """The pilot switches the flight mode at the ground station (no wait for the ACK)."""
-        from pymavlink.dialects.v20 import ardupilotmega as mav2
-
-        self.gcs.send(self.gcs.link.mav.command_long_encode(
-            self.vehicle.config.system_id, mav2.MAV_COMP_ID_AUTOPILOT1, mav2.MAV_CMD_DO_SET_MODE, 0,
-            mav2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, int(CopterMode[mode]), 0, 0, 0, 0, 0))
+        self.crew.hands.pilot_set_mode(mode)
 
     # ------------------------------------------------------------------ the loop
     def _health(self, now_s: float) -> Health:
