@@ -30,6 +30,7 @@ from drone_perception.types import CameraIntrinsics, CameraModel, SafeCommand, V
 from firmware_bridge.bridge import MavlinkBridge
 from firmware_bridge.camera_tracking import TrackingHandler
 from firmware_bridge.errors import BridgeError, LinkTimeout
+from firmware_bridge.params import read_param
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +157,11 @@ def connect_bridge(bridge: MavlinkBridge, connect: str, *, timeout_s: float, hin
 def prepare_autopilot(bridge: MavlinkBridge, config: StackConfig, *, timeout_s: float,
                       fence: FenceConfig | None, write_command_timeout: bool = True) -> None:
     """The autopilot's own safety layer before the stack may command it: the setpoint timeout
-    (``config.link.guided_timeout_s``, GUID_TIMEOUT / COM_OF_LOSS_T) written and read back, and ``fence`` (None:
-    not uploaded) uploaded and verified by download. Raises ``BridgeError`` when the autopilot keeps a timeout
-    longer than the governor's stopping budget (``safety.autopilot_command_timeout_s``): the vehicle would
-    coast longer after a dead companion than the governor assumed."""
+    (``config.link.guided_timeout_s``, GUID_TIMEOUT / COM_OF_LOSS_T) written and read back, its braking
+    (ArduCopter: :func:`check_braking`), and ``fence`` (None: not uploaded) uploaded and verified by download.
+    Raises ``BridgeError`` when the autopilot keeps a timeout longer than the governor's stopping budget
+    (``safety.autopilot_command_timeout_s``) or brakes more gently than it assumes: the vehicle would coast
+    further after a dead companion than the governor assumed."""
     if write_command_timeout:
         got = bridge.configure_command_timeout(config.link.guided_timeout_s, timeout_s=timeout_s)
         budget = config.safety.autopilot_command_timeout_s
@@ -168,8 +170,35 @@ def prepare_autopilot(bridge: MavlinkBridge, config: StackConfig, *, timeout_s: 
                 f"the autopilot keeps a setpoint timeout of {got:.3f} s ({bridge.dialect.command_timeout_param}), "
                 f"longer than the governor's budget safety.autopilot_command_timeout_s = {budget:.3f} s: "
                 "refusing to command it")
+    if bridge.dialect.name == "ardupilot":
+        check_braking(bridge, config, timeout_s=timeout_s)
     if fence is not None:
         bridge.upload_fence(fence, timeout_s=timeout_s, altitude_floor=config.link.fence_altitude_floor)
 
 
-__all__ = ["BridgeVehicleLink", "connect_bridge", "open_bridge", "prepare_autopilot", "publish_tracking_status"]
+#: ArduCopter parameters that set how GUIDED brakes after GUID_TIMEOUT, with the SafetyConfig field that the
+#: governor budgets for each, and the factor to SI units.
+ARDUCOPTER_BRAKING: tuple[tuple[str, float, str], ...] = (
+    ("WPNAV_ACCEL", 0.01, "braking_decel_mps2"),  # cm/s/s
+    ("PSC_JERK_XY", 1.0, "braking_jerk_mps3"),  # m/s/s/s
+)
+
+
+def check_braking(bridge: MavlinkBridge, config: StackConfig, *, timeout_s: float) -> dict[str, float]:
+    """Read how the autopilot brakes (ArduCopter: WPNAV_ACCEL, PSC_JERK_XY) and refuse (``BridgeError``) when it
+    brakes more gently than the governor's stopping budget assumes. Returns the values read (SI units)."""
+    got: dict[str, float] = {}
+    for name, to_si, field in ARDUCOPTER_BRAKING:
+        value = read_param(bridge.link, name, timeout_s=timeout_s, now_s=bridge.link.now()) * to_si
+        assumed = float(getattr(config.safety, field))
+        if not (math.isfinite(value) and value >= assumed - 1e-6):
+            raise BridgeError(
+                f"the autopilot brakes at {name} = {value:g} (SI) but the governor budgets safety.{field} = "
+                f"{assumed:g}: its stopping distances would be too short; lower safety.{field} to at most "
+                f"{value:g} or raise {name}")
+        got[name] = value
+    return got
+
+
+__all__ = ["ARDUCOPTER_BRAKING", "BridgeVehicleLink", "check_braking", "connect_bridge", "open_bridge",
+           "prepare_autopilot", "publish_tracking_status"]

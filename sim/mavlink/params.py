@@ -35,6 +35,9 @@ DEFAULT_PARAMS: dict[str, tuple[float, int, str]] = {
     "LAND_SPEED": (50.0, _F32, "cm/s final descent"),
     "LAND_SPEED_HIGH": (0.0, _F32, "cm/s descent above 10 m (0: WPNAV_SPEED_DN)"),
     "WPNAV_SPEED": (500.0, _F32, "cm/s horizontal speed of RTL"),
+    "WPNAV_ACCEL": (250.0, _F32, "cm/s/s horizontal acceleration of the position controller (GUIDED braking); "
+                    "read by the bridge only: this vehicle brakes with its multicopter's own limit"),
+    "PSC_JERK_XY": (5.0, _F32, "m/s/s/s horizontal jerk limit (read by the bridge only, as WPNAV_ACCEL)"),
     "WPNAV_SPEED_UP": (250.0, _F32, "cm/s climb (takeoff, RTL climb)"),
     "WPNAV_SPEED_DN": (150.0, _F32, "cm/s descent"),
     "LOIT_SPEED": (1250.0, _F32, "cm/s max pilot horizontal speed in LOITER"),

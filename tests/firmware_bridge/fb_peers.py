@@ -68,7 +68,7 @@ class FakeAutopilot:
         self.velocity_ned_mps = (0.5, -0.25, 0.0)
         self.params: dict[str, float] = {"GUID_TIMEOUT": 3.0, "COM_OF_LOSS_T": 1.0, "FENCE_ENABLE": 0.0,
                                          "FENCE_TYPE": 7.0, "FENCE_ALT_MAX": 100.0, "FENCE_ALT_MIN": -10.0,
-                                         "GF_MAX_VER_DIST": 120.0}
+                                         "GF_MAX_VER_DIST": 120.0, "WPNAV_ACCEL": 250.0, "PSC_JERK_XY": 5.0}
         self.param_override: dict[str, float] = {}  # value reported regardless of what was written
         self.answer_params = True
         self.answer_mission = True
