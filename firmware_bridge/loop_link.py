@@ -189,7 +189,11 @@ def check_braking(bridge: MavlinkBridge, config: StackConfig, *, timeout_s: floa
     brakes more gently than the governor's stopping budget assumes. Returns the values read (SI units)."""
     got: dict[str, float] = {}
     for name, to_si, field in ARDUCOPTER_BRAKING:
-        value = read_param(bridge.link, name, timeout_s=timeout_s, now_s=bridge.link.now()) * to_si
+        try:
+            value = read_param(bridge.link, name, timeout_s=timeout_s, now_s=bridge.link.now()) * to_si
+        except LinkTimeout as exc:
+            raise BridgeError(f"cannot read {name} from the autopilot, so the governor's safety.{field} cannot be "
+                              f"checked against how it brakes (fail closed): {exc}") from None
         assumed = float(getattr(config.safety, field))
         if not (math.isfinite(value) and value >= assumed - 1e-6):
             raise BridgeError(

@@ -9,13 +9,15 @@ import pytest
 from drone_perception.config import StackConfig
 from drone_perception.config.safety import FenceConfig
 from firmware_bridge import loop_link
-from firmware_bridge.errors import BridgeError
+from firmware_bridge.errors import BridgeError, LinkTimeout
 from firmware_bridge.loop_link import prepare_autopilot
 
 
 @pytest.fixture(autouse=True)
 def _params_from_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:
     def read(link: Any, name: str, *, timeout_s: float, now_s: float) -> float:
+        if name not in _CURRENT[0].params:
+            raise LinkTimeout(f"no PARAM_VALUE {name}")
         return _CURRENT[0].params[name]
 
     monkeypatch.setattr(loop_link, "read_param", read)
@@ -84,3 +86,10 @@ def test_braking_as_budgeted_or_harder_passes() -> None:
     bridge = _bridge(1.0, {"WPNAV_ACCEL": 400.0, "PSC_JERK_XY": 5.0})
     got = loop_link.check_braking(bridge, StackConfig(), timeout_s=1.0)
     assert got == {"WPNAV_ACCEL": 4.0, "PSC_JERK_XY": 5.0}
+
+
+def test_an_autopilot_that_does_not_say_how_it_brakes_is_refused() -> None:
+    bridge = _bridge(1.0)
+    del bridge.params["PSC_JERK_XY"]
+    with pytest.raises(BridgeError, match="cannot read PSC_JERK_XY"):
+        prepare_autopilot(bridge, StackConfig(), timeout_s=1.0, fence=None)
