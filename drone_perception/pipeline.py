@@ -77,7 +77,7 @@ class Pipeline:
         self.lock = SubjectLock(config.tracker)
         self.subject_filter = SubjectFilter(lost_timeout_s=config.safety.subject_lost_timeout_s)
         self.people_memory = PeopleMemory(
-            growth_mps=config.safety.person_uncertainty_growth_mps,
+            growth_mps=config.safety.design_person_speed_mps,
             forget_after_s=config.safety.forget_person_after_s,
         )
         self.follow = FollowController(config.follow)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from drone_perception.config.bounds import field_bounds
+from drone_perception.config.envelope import envelope_problems
 from drone_perception.config.follow import FollowConfig
 from drone_perception.config.link import LinkConfig
 from drone_perception.config.perception import CameraConfig, DetectorConfig, TrackerConfig
@@ -50,6 +51,13 @@ class StackConfig(BaseModel):
         LinkConfig(),
         description="MAVLink link to the autopilot, the operator's dead-man and what the bridge writes to "
         "the autopilot at connect (GUID_TIMEOUT / COM_OF_LOSS_T, fence).")
+
+    @model_validator(mode="after")
+    def _feasible_envelope(self) -> StackConfig:
+        problems = envelope_problems(self.safety, self.follow, self.fence)
+        if problems:
+            raise ValueError("the envelope cannot keep the standoff and the fence: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _autopilot_timeout_within_budget(self) -> StackConfig:

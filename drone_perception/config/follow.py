@@ -11,16 +11,19 @@ class FollowConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     distance_m: float = Field(
-        15.0, gt=0.0, le=100.0,
+        19.0, gt=0.0, le=100.0,
         description="Horizontal distance (m) kept from the subject, in the direction angle_rad from its "
-        "heading. Raising it films from farther (smaller subject, more margin over safety.min_standoff_m); "
-        "lowering it comes closer, but the governor never lets the 3D distance fall below the standoff.")
+        "heading. With height_m it sets the angle at which the fixed-pitch camera sees the subject (19 m at "
+        "12.5 m: the subject in the lower half of the default view). Raising it films from farther (smaller "
+        "subject); lowering it comes closer, but the governor never lets the 3D distance fall below the standoff.")
     height_m: float = Field(
-        10.0, gt=0.0, le=100.0,
-        description="Height (m, positive up) above the subject's ground point. With the default 10 m standoff "
-        "this keeps 8 m of clearance over a 2 m person, so the vehicle has to climb only 2 m if someone runs "
-        "underneath it (measured: at 8 m a pursuer at 8 m/s came within 9.6 m in sprint_toward). Raising it "
-        "leaves more room over people and a steeper view; lowering it gives a level shot but less room.")
+        12.5, gt=0.0, le=100.0,
+        description="Height (m, positive up) above the subject's ground point. It must be at least "
+        "safety.min_standoff_m + 2 m (a person's body) + 0.5 m, the ground-safe height at which no person on "
+        "the ground, however fast and whether seen or not, is within the standoff (measured at 10 m: a "
+        "bystander running under the vehicle and chasing it from behind came within 7.9 m); a lower value is "
+        "refused at load. It must also lie 2 m inside the fence floor and ceiling. Raising it gives a steeper "
+        "view of a smaller subject; lowering it (with the standoff) a more level shot.")
     angle_rad: float = Field(
         math.pi, ge=-2 * math.pi, le=2 * math.pi,
         description="Offset angle (rad) relative to the subject's heading; pi = behind, 0 = in front, "

@@ -61,7 +61,7 @@ class SafetyConfig(_Strict):
         "will be after it, and adds it to the stopping budget. Raising it is conservative (slower near "
         "people and the fence); lowering it below the real latency lets the vehicle overshoot the boundary.")
     autopilot_command_timeout_s: float = Field(
-        1.0, ge=0.0, le=5.0,
+        1.0, ge=0.1, le=5.0,
         description="How long (s) the autopilot keeps flying the last setpoint after the stream stops "
         "(ArduPilot GUID_TIMEOUT, PX4 COM_OF_LOSS_T). Included in the stopping budget; it must be at least "
         "link.guided_timeout_s (the value the bridge writes to the autopilot) or the config is refused. "
@@ -93,16 +93,27 @@ class SafetyConfig(_Strict):
         description="Cap (m/s) on horizontal speed into directions the camera has not recently observed (e.g. "
         "backing away); hard maximum 1.5 m/s. Raising it repositions faster into space where an unseen person "
         "may stand; lowering it is safer but makes backing away slower.")
-    person_uncertainty_growth_mps: float = Field(
-        2.5, ge=0.5, le=12.0,
-        description="How fast (m/s) the position uncertainty of a person who left the view grows (a person's "
-        "top speed). Raising it keeps the vehicle farther from where people were last seen; lowering it "
-        "below a person's real speed lets an unseen person be closer than the governor assumes.")
+    design_person_speed_mps: float = Field(
+        8.0, ge=2.5, le=12.0,
+        description="Design person speed (m/s): the fastest a person is assumed to run (default: a sprinting "
+        "adult). An unseen person may be anywhere within this speed times the time since last seen, moving at "
+        "up to it in any direction: the people memory grows their disc at it and the governor lets that disc "
+        "close on the vehicle at it. The envelope check refuses a follow offset that such a person could reach "
+        "(follow.height_m below the ground-safe height). Raising it keeps the vehicle farther from where people "
+        "were last seen; lowering it below what people really run lets an unseen person be closer than assumed.")
     forget_person_after_s: float = Field(
         30.0, ge=5.0, le=600.0,
         description="Unseen people are dropped from memory after this (s). Raising it remembers them longer "
         "(their uncertainty disc keeps growing and can block the vehicle); lowering it forgets them sooner, "
         "while they may still be nearby out of view.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "person_uncertainty_growth_mps" in data:
+            raise ValueError("person_uncertainty_growth_mps was renamed design_person_speed_mps (default 8 m/s, a "
+                             "sprinting adult): it now bounds the memory, the governor and the envelope check")
+        return data
 
     @model_validator(mode="after")
     def _braking_within_accel(self) -> SafetyConfig:

@@ -83,6 +83,8 @@ ACCEL_REFERENCE_MAX_AGE_S = 0.5
 #: Control period assumed for the accel cap on the first call after engaging (s).
 NOMINAL_PERIOD_S = 0.05
 _ACTIVE_TOL = 1e-6
+#: A person last seen more than this (s) before the people's stamp is not seen now (remembered).
+_SEEN_TOL_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,14 @@ SAFETY_FALLBACKS: Mapping[str, float] = MappingProxyType({
     "subject_lost_timeout_s": 0.0,
     "hold_to_mode_request_s": 0.5,
     "unobserved_speed_mps": 0.0,
-    "person_uncertainty_growth_mps": field_bounds(SafetyConfig, "person_uncertainty_growth_mps").hi,
+    "design_person_speed_mps": field_bounds(SafetyConfig, "design_person_speed_mps").hi,
     "command_latency_s": field_bounds(SafetyConfig, "command_latency_s").hi,
     "autopilot_command_timeout_s": field_bounds(SafetyConfig, "autopilot_command_timeout_s").hi,
 })
 #: Fields for which a higher value is the stricter one (a wider standoff, a longer budget): a value above the
 #: config's maximum (only an unvalidated config has one) is used as given, never clamped down to a looser one.
 HIGHER_IS_STRICTER: frozenset[str] = frozenset({
-    "min_standoff_m", "person_uncertainty_growth_mps", "command_latency_s", "autopilot_command_timeout_s"})
+    "min_standoff_m", "design_person_speed_mps", "command_latency_s", "autopilot_command_timeout_s"})
 # The ranges are the config's own Field bounds (one source): they cannot drift from what a load accepts.
 _BOUNDS: Mapping[str, Bounds] = MappingProxyType({n: field_bounds(SafetyConfig, n) for n in SAFETY_FALLBACKS})
 
@@ -214,7 +216,8 @@ class SafetyGovernor:
         self.subject_timeout_s = _sane(s, "subject_lost_timeout_s")
         self.hold_to_mode_s = _sane(s, "hold_to_mode_request_s")
         self.unobserved_mps = _sane(s, "unobserved_speed_mps")
-        self.growth_mps = _sane(s, "person_uncertainty_growth_mps")
+        #: Design person speed (m/s): how fast an unseen person's disc grows, in any direction.
+        self.growth_mps = _sane(s, "design_person_speed_mps")
         self.latency_s = _sane(s, "command_latency_s")
         #: How long the autopilot keeps flying the last setpoint after the stream stops (s).
         self.autopilot_timeout_s = _sane(s, "autopilot_command_timeout_s")
@@ -320,9 +323,14 @@ class SafetyGovernor:
         separation of ``p`` from the nearest body now."""
         people = inp.people
         age = min(max(now - people.stamp_s, 0.0), self.stale_s)
+        # A person not seen in the newest perception (remembered) may be running at the vehicle at the design
+        # speed, whatever their last velocity: their disc's edge comes at it at that speed.
+        seen_s = people.stamp_s - _SEEN_TOL_S
+        g = self.growth_mps
         rows: list[PersonRow] = [
-            (pos, vel, sig, 0.0) for pos, vel, sig in zip(
-                people.position_ned_m.tolist(), people.velocity_ned_mps.tolist(), people.uncertainty_m.tolist())]
+            (pos, vel, sig, 0.0, 0.0 if last >= seen_s else g) for pos, vel, sig, last in zip(
+                people.position_ned_m.tolist(), people.velocity_ned_mps.tolist(), people.uncertainty_m.tolist(),
+                people.last_seen_s.tolist())]
         subj = inp.subject
         if subj.valid:  # defence in depth: the subject is a person even if People missed it
             cov = subj.cov_ned_m2.tolist()
@@ -330,11 +338,11 @@ class SafetyGovernor:
             sp, sv = subj.position_ned_m.tolist(), subj.velocity_ned_mps.tolist()
             shift = sage - age  # rows are predicted by ``age``; shift the subject to the same instant
             rows.append(([sp[0] + sv[0] * shift, sp[1] + sv[1] * shift, sp[2] + sv[2] * shift], sv,
-                         math.sqrt(max(0.0, cov[0][0], cov[1][1])), self.growth_mps * max(0.0, shift)))
+                         math.sqrt(max(0.0, cov[0][0], cov[1][1])), self.growth_mps * max(0.0, shift), 0.0))
         return people_halfspaces(
             rows, p_act, p, age_s=age, latency_s=self.latency_s, growth_mps=self.growth_mps,
             standoff_m=self.standoff_m, decel_mps2=self.decel_mps2, horizon_s=self.horizon_s,
-            max_speed_mps=self.max_speed_mps)
+            max_speed_mps=self.max_speed_mps, stop_s=self.tau_max_s)
 
     def _step(self, inp: GovernorInput) -> GovernorOutput:
         now_raw = float(inp.now_s)

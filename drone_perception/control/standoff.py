@@ -9,16 +9,20 @@ than numpy. Sets:
 * **sector** set of the unobserved-direction cap: the horizontal velocity is within ``u`` of the observed
   cone (the part of it pointing outside the observed sector is at most ``u``).
 
-People (charter item 1). A person is a vertical segment from the foot point up ``PERSON_HEIGHT_M``.
-With ``n`` the unit vector from the nearest point of the segment to the vehicle, the effective distance
-``d = |vehicle - segment| - k*sigma`` (``k = UNCERTAINTY_SIGMAS``), the budget ``b = d - standoff`` and
+People (charter item 1). A person is a vertical segment from the foot point up ``PERSON_HEIGHT_M``, standing on
+the ground anywhere within a horizontal disc of radius ``k*sigma`` (``k = UNCERTAINTY_SIGMAS``) around the
+estimate. With ``n`` the unit vector from the nearest point of those segments to the vehicle, the distance
+``d`` to it, the budget ``b = d - standoff`` and
 ``T`` the time the last command may keep flying, the allowed closing speed is
-``v_allow = -a*T + sqrt((a*T)^2 + 2*a*b)`` for ``b > 0`` and 0 otherwise (a = braking deceleration):
+``v_allow = -a*T + sqrt((a*T)^2 + 2*a*b)`` for ``b > 0`` and ``max(b / STANDOFF_RECOVERY_S,
+-STANDOFF_RECOVERY_MAX_MPS)`` otherwise (an opening speed that gets the vehicle out; a = braking deceleration):
 closing at ``v_allow`` for ``T`` and then braking at ``a`` uses exactly the budget (tightened to
 ``b / (T + S/(2a))`` where that is smaller, see :func:`allowed_closing_speed`). The relative closing
 speed must not exceed it: ``(v - v_person) . (-n) <= v_allow``, i.e. the half-space
-``(-n) . v <= v_allow - n . v_person``. A person walking towards the vehicle faster than ``v_allow`` makes
-this half-space exclude zero: the vehicle is then *required* to move away (or up).
+``(-n) . v <= v_allow - n . v_person - g |n_horizontal|``, where ``g`` is the speed at which an unseen person's
+disc may grow toward the vehicle (the design person speed; 0 for a person seen now): an unseen person is never
+credited with leaving. A person coming at the vehicle faster than ``v_allow`` makes this half-space exclude
+zero: the vehicle is then *required* to move away (or up).
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ FENCE_EPS_M = 0.05
 #: periods, so an approach that ends exactly on the boundary could cross it by millimetres (Hypothesis found
 #: 1.6 mm in tests/drone_perception/control/test_governor_closed_loop.py); this margin absorbs that.
 STANDOFF_EPS_M = 0.05
+#: Inside the standoff (budget ``b < 0``: a person, or the disc they may be in, already nearer than it) the
+#: vehicle must open the distance at ``-b / STANDOFF_RECOVERY_S`` at least, not merely stop closing: hovering
+#: over a person who may be under the vehicle is not safe, climbing out is.
+STANDOFF_RECOVERY_S = 1.0
+#: ... but never faster than this (m/s): deep inside a wide disc the demand stays one the vehicle can meet.
+STANDOFF_RECOVERY_MAX_MPS = 1.0
 #: Margin (rad) taken off each side of the observed sector (the image edges count as unobserved).
 SECTOR_MARGIN_RAD = 0.1
 
@@ -67,40 +77,67 @@ def allowed_closing_speed(budget_m: float, decel_mps2: float, horizon_s: float,
     return min(v, budget_m / (horizon_s + max_speed_mps / (2.0 * decel_mps2)))
 
 
-def person_halfspace(p: Vec, foot: Vec, vel: Vec, sigma_m: float, *, standoff_m: float,
-                     decel_mps2: float, horizon_s: float,
-                     max_speed_mps: float | None = None) -> tuple[HalfSpace, float, float]:
-    """The half-space of one person, their 3D distance to the vehicle (no uncertainty subtracted) and
-    the budget ``b`` (m). ``foot`` is the foot point (NED), ``vel`` the person's velocity."""
+def _nearest_body_point(p: Vec, foot: Vec, radius_m: float) -> tuple[float, float, float]:
+    """Offset (n, e, d) from the nearest point of a person's possible bodies to ``p``: every vertical segment
+    from a foot point within ``radius_m`` horizontally of ``foot`` (same height) up ``PERSON_HEIGHT_M``."""
     top_d = foot[2] - PERSON_HEIGHT_M
     qd = top_d if p[2] < top_d else (foot[2] if p[2] > foot[2] else p[2])
-    dn, de, dd = p[0] - foot[0], p[1] - foot[1], p[2] - qd
+    hn, he = p[0] - foot[0], p[1] - foot[1]
+    dh = math.sqrt(hn * hn + he * he)
+    if dh > radius_m:
+        k = (dh - radius_m) / dh
+        return hn * k, he * k, p[2] - qd
+    return 0.0, 0.0, p[2] - qd
+
+
+def person_halfspace(p: Vec, foot: Vec, vel: Vec, sigma_m: float, *, standoff_m: float,
+                     decel_mps2: float, horizon_s: float, max_speed_mps: float | None = None,
+                     growth_mps: float = 0.0) -> tuple[HalfSpace, float, float]:
+    """The half-space of one person, the 3D distance of the vehicle to the nearest body the person may have
+    and the budget ``b`` (m). The person stands on the ground at ``foot`` (NED) within a horizontal disc of
+    radius ``UNCERTAINTY_SIGMAS * sigma_m``, moves at ``vel`` and (``growth_mps`` > 0, a person not seen now)
+    the disc's edge may also come at the vehicle at ``growth_mps`` in any horizontal direction, which matters
+    only below the person's ground-safe height (the reference for :func:`people_halfspaces`)."""
+    dn, de, dd = _nearest_body_point(p, foot, UNCERTAINTY_SIGMAS * max(sigma_m, 0.0))
     dist = math.sqrt(dn * dn + de * de + dd * dd)
     if dist > 1e-6:
         nn, ne, nd = dn / dist, de / dist, dd / dist
-    else:  # on the body: away = up
+    else:  # on a possible body: away = up
         nn, ne, nd = 0.0, 0.0, -1.0
-    budget = dist - UNCERTAINTY_SIGMAS * sigma_m - standoff_m - STANDOFF_EPS_M
-    v_allow = allowed_closing_speed(budget, decel_mps2, horizon_s, max_speed_mps)
+    budget = dist - standoff_m - STANDOFF_EPS_M
+    if budget > 0.0:
+        v_allow = allowed_closing_speed(budget, decel_mps2, horizon_s, max_speed_mps)
+    else:
+        v_allow = max(budget / STANDOFF_RECOVERY_S, -STANDOFF_RECOVERY_MAX_MPS)
     h = v_allow - (nn * vel[0] + ne * vel[1] + nd * vel[2])
+    if growth_mps > 0.0 and (foot[2] - PERSON_HEIGHT_M) - p[2] < standoff_m + STANDOFF_EPS_M:
+        h -= growth_mps * math.sqrt(nn * nn + ne * ne)
     return (-nn, -ne, -nd, h, L.STANDOFF if budget <= 0.0 else L.CLOSING_SPEED), dist, budget
 
 
-#: One person for :func:`people_halfspaces`: (foot point NED, velocity NED, 1-sigma uncertainty m,
-#: extra distance margin m).
-PersonRow = tuple[Sequence[float], Sequence[float], float, float]
+#: One person for :func:`people_halfspaces`: (foot point NED, velocity NED, 1-sigma uncertainty m, extra
+#: uncertainty radius m, boundary growth m/s: the speed at which the edge of an unseen person's disc may come
+#: at the vehicle, 0 for a person seen now).
+PersonRow = tuple[Sequence[float], Sequence[float], float, float, float]
 
 
 def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float, latency_s: float,
                       growth_mps: float, standoff_m: float, decel_mps2: float, horizon_s: float,
-                      max_speed_mps: float) -> tuple[list[HalfSpace], float | None]:
+                      max_speed_mps: float, stop_s: float = 0.0) -> tuple[list[HalfSpace], float | None]:
     """:func:`person_halfspace` for many people, inlined (about 3x faster than calling it per person).
 
-    Each person is first predicted ``age_s`` ahead (the data's age) and their uncertainty grows by
-    ``growth_mps * age_s`` (a worst-case walk); the half-space is built for the vehicle at ``p_act`` and
-    the person predicted another ``latency_s`` ahead (where both are when the command takes effect).
-    Half-spaces that cannot bind below ``max_speed_mps`` are dropped. Also returns the smallest 3D
-    separation of ``p`` from a body now (None without people), nothing subtracted.
+    Each person is first predicted ``age_s`` ahead (the data's age) and their disc grows by
+    ``growth_mps * age_s`` (they may have run anywhere at the design speed); the half-space is built for the
+    vehicle at ``p_act`` and the person predicted another ``latency_s`` ahead (where both are when the command
+    takes effect). An unseen person's disc (row growth ``g`` > 0) is also grown by ``g * (latency_s + stop_s)``,
+    where they may be by the time the vehicle has stopped (``stop_s`` bounds the stopping time), and its edge
+    may keep coming at ``g`` (the ``g |n_horizontal|`` term) while the vehicle is below the person's ground-safe
+    height (``standoff_m`` above the head): above it no disc can ever bring a body within the standoff. The
+    uncertainty is
+    horizontal: people stand on the ground, so the nearest possible body is the vertical segment on the disc's
+    nearest point (a vehicle above the ground-safe height is outside every disc's standoff, however wide).
+    Half-spaces that cannot bind below ``max_speed_mps`` are dropped. Also returns the smallest 3D separation
+    of ``p`` from a body now at its estimated position (None without people), nothing subtracted.
     """
     a, T, k = decel_mps2, horizon_s, UNCERTAINTY_SIGMAS
     at = a * T
@@ -115,7 +152,7 @@ def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float
     p0, p1, p2 = p[0], p[1], p[2]
     a0, a1, a2 = p_act[0], p_act[1], p_act[2]
     closing, standoff = L.CLOSING_SPEED, L.STANDOFF
-    for pos, vel, sig, extra in rows:
+    for pos, vel, sig, extra, g in rows:
         vn, ve, vd = vel[0], vel[1], vel[2]
         fn, fe, fd = pos[0] + vn * age, pos[1] + ve * age, pos[2] + vd * age
         ft = fd - top
@@ -127,20 +164,32 @@ def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float
         fn, fe, fd = fn + vn * lat, fe + ve * lat, fd + vd * lat
         ft = fd - top
         qd = a2 if ft <= a2 <= fd else (ft if a2 < ft else fd)
-        dn, de, dd = a0 - fn, a1 - fe, a2 - qd
+        radius = k * (sig if sig > 0.0 else 0.0) + grow + extra + g * (lat + stop_s)
+        hn, he, dd = a0 - fn, a1 - fe, a2 - qd
+        dh = sqrt(hn * hn + he * he)
+        if dh > radius:
+            r = (dh - radius) / dh
+            dn, de = hn * r, he * r
+        else:
+            dn = de = 0.0
         dist = sqrt(dn * dn + de * de + dd * dd)
         if dist > 1e-6:
             nn, ne, nd = dn / dist, de / dist, dd / dist
         else:
             nn, ne, nd = 0.0, 0.0, -1.0
-        budget = dist - k * (sig if sig > 0.0 else 0.0) - grow - extra - standoff_m - STANDOFF_EPS_M
+        budget = dist - standoff_m - STANDOFF_EPS_M
         if budget > 0.0:
             v1, v2 = -at + sqrt(at * at + 2.0 * a * budget), budget / lin
             v_allow = v2 if v2 < v1 else v1  # min(v1, v2)
             name = closing
         else:
-            v_allow, name = 0.0, standoff
+            v_allow, name = max(budget / STANDOFF_RECOVERY_S, -STANDOFF_RECOVERY_MAX_MPS), standoff
         h = v_allow - (nn * vn + ne * ve + nd * vd)
+        if g > 0.0 and ft - a2 < standoff_m + STANDOFF_EPS_M:
+            # Below this person's ground-safe height the growing disc can reach the standoff: its edge comes at
+            # up to g, so the vehicle must open the distance at that rate (climbing does). Above it the nearest
+            # possible body is at most straight below, farther than the standoff however far the disc grows.
+            h -= g * sqrt(nn * nn + ne * ne)
         if h < bound:
             append((-nn, -ne, -nd, h, name))
     return halfspaces, (math.sqrt(min_sep2) if rows else None)
@@ -215,6 +264,8 @@ __all__ = [
     "FENCE_EPS_M",
     "SECTOR_MARGIN_RAD",
     "STANDOFF_EPS_M",
+    "STANDOFF_RECOVERY_MAX_MPS",
+    "STANDOFF_RECOVERY_S",
     "UNCERTAINTY_SIGMAS",
     "Ball",
     "HalfSpace",

@@ -50,7 +50,8 @@ def test_bad_config_is_rejected_with_field_value_and_range(text, error):
 
 
 def test_config_may_raise_the_standoff():
-    c = load_config_text("safety: {min_standoff_m: 25}\nfence: {tethered: true, tether_length_m: 40}")
+    c = load_config_text("safety: {min_standoff_m: 25}\nfollow: {height_m: 27.5, distance_m: 40}\n"
+                         "fence: {tethered: true, tether_length_m: 40}")
     assert c.safety.min_standoff_m == 25.0
     assert c.fence.tether_length_m == 40.0
 
@@ -139,12 +140,14 @@ def test_consistent_pairs_load(text):
     load_config_text(text)
 
 
-def test_a_budget_below_every_legal_timeout_offers_only_raising_it():
-    with pytest.raises(ConfigError, match=r"at least 0\.1 \(allowed \[0, 5\]\)$"):
-        load_config_text("link: {guided_timeout_s: 0.1}\nsafety: {autopilot_command_timeout_s: 0.05}")
+def test_a_zero_autopilot_timeout_budget_is_refused():
+    """The autopilot always coasts on the last setpoint for a while (GUID_TIMEOUT >= 0.1 s, COM_OF_LOSS_T):
+    a stopping budget without it would not be a budget."""
+    with pytest.raises(ConfigError, match=r"autopilot_command_timeout_s"):
+        load_config_text("safety: {autopilot_command_timeout_s: 0}")
 
 
-@given(timeout_s=st.floats(0.1, 3.0), budget_s=st.floats(0.0, 5.0))
+@given(timeout_s=st.floats(0.1, 3.0), budget_s=st.floats(0.1, 5.0))
 @settings(max_examples=60, deadline=None)
 def test_a_loaded_config_never_budgets_less_than_the_autopilot_coasts(timeout_s, budget_s):
     data = {"link": {"guided_timeout_s": timeout_s}, "safety": {"autopilot_command_timeout_s": budget_s}}

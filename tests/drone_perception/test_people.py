@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drone_perception.errors import InvalidValueError
-from drone_perception.people import REACH_SIGMAS, UNKNOWN_SIGMA_M, PeopleMemory
+from drone_perception.people import REACH_SIGMAS, TENTATIVE_FORGET_S, UNKNOWN_SIGMA_M, PeopleMemory
 from drone_perception.types import Tracks, TrackState
 
 Row = tuple[int, tuple[float, float, float], float, TrackState]
@@ -70,7 +70,8 @@ def test_velocity_from_successive_positions() -> None:
     [(0.5, True), (10.0, True), (30.0, True), (30.5, False)],  # 30 s = forget_after_s: still remembered
 )
 def test_vanished_person_remembered_then_forgotten(unseen_s: float, present: bool) -> None:
-    """Unseen: a disc covering "stopped" and "kept going at the last velocity", plus the walking reach."""
+    """Unseen: a disc where they were last seen that grows at the design speed (or their own, if faster); no
+    velocity is credited (where they went is unknown)."""
     mem = PeopleMemory(growth_mps=2.5, forget_after_s=30.0)
     mem.update(make_tracks(0.0, [(3, (5.0, 5.0, 0.0), 0.4, C)]), 3, 0.0)
     seen = mem.update(make_tracks(0.1, [(3, (5.1, 5.0, 0.0), 0.4, C)]), 3, 0.1)
@@ -79,16 +80,34 @@ def test_vanished_person_remembered_then_forgotten(unseen_s: float, present: boo
     people = mem.update(make_tracks(0.1 + unseen_s, []), 3, 0.1 + unseen_s)
     assert (len(people) == 1) == present
     if present:
-        half_run = 0.5 * unseen_s * v
-        np.testing.assert_allclose(people.position_ned_m[0], np.array([5.1, 5.0, 0.0]) + half_run)
-        reach = np.linalg.norm(half_run) + 2.5 * unseen_s
+        np.testing.assert_allclose(people.position_ned_m[0], [5.1, 5.0, 0.0])
+        reach = max(2.5, float(np.linalg.norm(v[:2]))) * unseen_s
         assert people.uncertainty_m[0] == pytest.approx(0.4 + reach / REACH_SIGMAS)
-        # Both ends of the possible motion lie inside the reported disc (k = REACH_SIGMAS sigmas).
-        for end in (np.array([5.1, 5.0, 0.0]), np.array([5.1, 5.0, 0.0]) + 2 * half_run):
-            assert np.linalg.norm(end - people.position_ned_m[0]) <= REACH_SIGMAS * people.uncertainty_m[0]
-        np.testing.assert_allclose(people.velocity_ned_mps[0], v)  # the governor uses it for closing speed
+        # "Kept going at the last velocity" lies inside the reported disc (k = REACH_SIGMAS sigmas).
+        kept_going = np.array([5.1, 5.0, 0.0]) + unseen_s * v
+        assert np.linalg.norm(kept_going - people.position_ned_m[0]) <= REACH_SIGMAS * people.uncertainty_m[0]
+        np.testing.assert_allclose(people.velocity_ned_mps[0], 0.0)
         assert people.last_seen_s[0] == pytest.approx(0.1)
         assert people.is_subject[0]
+
+
+def test_a_person_who_ran_under_the_vehicle_is_not_credited_with_leaving() -> None:
+    """#12 item 1: a bystander runs at the vehicle and out of the bottom of the image. On the old memory the
+    unseen person kept their last velocity (now pointing away, behind the vehicle), the disc's centre ran off
+    with it and the governor counted that velocity as recession. Now the disc stays where they were last seen
+    and covers every direction they may have turned to at the design speed."""
+    mem = PeopleMemory(growth_mps=8.0)
+    for k in range(10):  # running south at 8 m/s, seen for 0.5 s
+        t = 0.05 * k
+        mem.update(make_tracks(t, [(4, (20.0 - 8.0 * t, 0.0, 0.0), 0.3, C)]), None, t)
+    last = np.array([20.0 - 8.0 * 0.45, 0.0, 0.0])
+    people = mem.update(make_tracks(1.45, []), None, 1.45)  # unseen for 1 s
+    np.testing.assert_allclose(people.velocity_ned_mps[0], 0.0)
+    np.testing.assert_allclose(people.position_ned_m[0], last)
+    disc = REACH_SIGMAS * people.uncertainty_m[0]
+    for heading in np.linspace(0.0, 2 * np.pi, 16, endpoint=False):  # turned anywhere at the design speed
+        there = last + 8.0 * 1.0 * np.array([np.cos(heading), np.sin(heading), 0.0])
+        assert np.linalg.norm(there - people.position_ned_m[0]) <= disc + 1e-9
 
 
 def test_lost_track_is_not_a_fresh_observation() -> None:
@@ -106,7 +125,7 @@ def test_tracks_without_ground_position_are_not_dropped_silently() -> None:
     nan3 = (math.nan, math.nan, math.nan)
     people = mem.update(make_tracks(0.5, [(1, nan3, math.nan, C), (2, nan3, math.nan, C)]), None, 0.5)
     assert mem.track_ids == (1,)  # id 1 still remembered at its last place
-    assert people.uncertainty_m[0] == pytest.approx(0.5 + 2.5 * 0.5 / REACH_SIGMAS)
+    assert people.uncertainty_m[0] == pytest.approx(0.5 + mem.growth_mps * 0.5 / REACH_SIGMAS)
     assert mem.unplaced_track_ids == (2,)  # id 2 could not be placed: reported, not silently lost
 
 
@@ -196,13 +215,19 @@ def test_uncertainty_never_shrinks_while_unseen(steps: list[tuple[float, set[int
         last_unc = now
 
 
-def test_tentative_tracks_are_not_remembered() -> None:
-    """A tentative track (a false positive, or a person's first frames) leaves no ghost behind."""
+def test_tentative_tracks_are_sightings_remembered_briefly() -> None:
+    """#12 item 4: under a noisy detector a person's tracks may never be confirmed; they are people all the
+    same. A sighting never confirmed is forgotten TENTATIVE_FORGET_S after it, so a false positive's ghost disc
+    does not grow for long; once confirmed, the person is remembered as long as anyone."""
     mem = PeopleMemory()
     people = mem.update(make_tracks(0.0, [(1, (10.0, 0.0, 0.0), 0.5, TrackState.TENTATIVE)]), None, 0.0)
-    assert len(people) == 0
-    people = mem.update(make_tracks(0.1, []), None, 0.1)
-    assert len(people) == 0
+    assert len(people) == 1 and people.last_seen_s[0] == 0.0
+    assert len(mem.update(make_tracks(TENTATIVE_FORGET_S, []), None, TENTATIVE_FORGET_S)) == 1
+    assert len(mem.update(make_tracks(TENTATIVE_FORGET_S + 0.1, []), None, TENTATIVE_FORGET_S + 0.1)) == 0
+    mem.reset()
+    mem.update(make_tracks(0.0, [(2, (10.0, 0.0, 0.0), 0.5, TrackState.TENTATIVE)]), None, 0.0)
+    mem.update(make_tracks(0.1, [(2, (10.0, 0.0, 0.0), 0.5, C)]), None, 0.1)
+    assert len(mem.update(make_tracks(10.0, []), None, 10.0)) == 1
 
 
 @pytest.mark.parametrize(

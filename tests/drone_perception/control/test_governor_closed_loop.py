@@ -84,7 +84,7 @@ def scenario(draw: Any, moving: bool) -> dict[str, Any]:
         max_vertical_speed_mps=draw(st.floats(1.0, 4.0)),
         braking_decel_mps2=decel, max_accel_mps2=draw(st.floats(decel, 6.0)),
         command_latency_s=draw(st.floats(0.0, 0.5)), command_ttl_s=draw(st.floats(PERIOD_S, 0.5)),
-        autopilot_command_timeout_s=draw(st.floats(0.0, 1.0)),
+        autopilot_command_timeout_s=draw(st.floats(0.1, 1.0)),
         unobserved_speed_mps=draw(st.floats(0.0, 1.5)))
     fence = FenceConfig(altitude_ceiling_m=draw(st.floats(40.0, 120.0)))
     p0 = np.array([draw(st.floats(-30, 30)), draw(st.floats(-30, 30)), -draw(st.floats(4.0, 30.0))])
@@ -135,7 +135,7 @@ def test_an_approach_that_ends_on_the_boundary_stays_outside() -> None:
     vehicle stopped 1.6 mm inside the standoff before STANDOFF_EPS_M (the per-period linearisation)."""
     safety = SafetyConfig(min_standoff_m=10.0, max_horizontal_speed_mps=3.0, max_vertical_speed_mps=1.0,
                           max_accel_mps2=4.0, braking_decel_mps2=4.0, max_yaw_rate_radps=0.8, command_latency_s=0.5,
-                          autopilot_command_timeout_s=0.0, command_ttl_s=0.5, unobserved_speed_mps=0.0,
+                          autopilot_command_timeout_s=0.1, command_ttl_s=0.5, unobserved_speed_mps=0.0,
                           braking_jerk_mps3=50.0)  # the simulated vehicle here brakes without a ramp
     worst, feasible = simulate(safety, FenceConfig(), np.array([0.0, 0.0, -4.0]), np.array([[11.0, 0.0, 0.0]]),
                                np.zeros((1, 3)), np.zeros(1), 0, 1.0, np.zeros(3), (0.0, 1.0), duration_s=8.0)

@@ -42,7 +42,7 @@ def test_a_hold_outside_the_fence_or_tether_stays_an_exact_hold(build: Callable[
     move, a hold that was not one."""
     safety = SafetyConfig(min_standoff_m=5.0, max_horizontal_speed_mps=1.0, max_vertical_speed_mps=1.5,
                           max_accel_mps2=1.0, braking_decel_mps2=1.0, max_yaw_rate_radps=1.0, command_latency_s=0.0,
-                          autopilot_command_timeout_s=0.0, command_ttl_s=0.5, stale_input_s=0.5,
+                          autopilot_command_timeout_s=0.1, command_ttl_s=0.5, stale_input_s=0.5,
                           unobserved_speed_mps=0.0)
     inp = build(position=(0.0, 46.0, -4.0), people=(), **kw)
     out = SafetyGovernor(safety, fence).step(inp)

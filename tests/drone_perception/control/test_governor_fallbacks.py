@@ -35,7 +35,7 @@ ATTRIBUTE = {
     "subject_lost_timeout_s": "subject_timeout_s",
     "hold_to_mode_request_s": "hold_to_mode_s",
     "unobserved_speed_mps": "unobserved_mps",
-    "person_uncertainty_growth_mps": "growth_mps",
+    "design_person_speed_mps": "growth_mps",
     "command_latency_s": "latency_s",
     "autopilot_command_timeout_s": "autopilot_timeout_s",
 }
@@ -45,7 +45,7 @@ STRICTER = {
     "braking_decel_mps2": -1, "braking_jerk_mps3": -1, "max_yaw_rate_radps": -1, "command_ttl_s": -1,
     "stale_input_s": -1,
     "subject_lost_timeout_s": -1, "hold_to_mode_request_s": -1, "unobserved_speed_mps": -1,
-    "person_uncertainty_growth_mps": +1, "command_latency_s": +1, "autopilot_command_timeout_s": +1,
+    "design_person_speed_mps": +1, "command_latency_s": +1, "autopilot_command_timeout_s": +1,
 }
 
 
@@ -124,7 +124,7 @@ def test_every_fallback_is_fail_closed(name: str) -> None:
     fallback, default = G.SAFETY_FALLBACKS[name], SafetyConfig.model_fields[name].default
     assert math.isfinite(fallback)
     assert (fallback - default) * STRICTER[name] >= 0.0, f"{name}: fallback {fallback} looser than {default}"
-    if name in ("command_latency_s", "autopilot_command_timeout_s", "person_uncertainty_growth_mps"):
+    if name in ("command_latency_s", "autopilot_command_timeout_s", "design_person_speed_mps"):
         assert fallback == _pydantic_bounds(name)[2]
 
 

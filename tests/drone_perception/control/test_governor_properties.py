@@ -34,7 +34,7 @@ def configs(draw: Any) -> tuple[SafetyConfig, FenceConfig]:
         max_yaw_rate_radps=draw(st.floats(0.1, 1.5)),
         command_latency_s=draw(st.floats(0.0, 0.5)),
         command_ttl_s=draw(st.floats(PERIOD_S, 0.5)),
-        autopilot_command_timeout_s=draw(st.floats(0.0, 2.0)),
+        autopilot_command_timeout_s=draw(st.floats(0.1, 2.0)),
         unobserved_speed_mps=draw(st.floats(0.0, 1.5)),
     )
     tether = draw(st.one_of(st.none(), st.floats(40.0, 200.0)))
@@ -83,11 +83,19 @@ def _oracle_closing(inp: GovernorInput, out_v: np.ndarray, safety: SafetyConfig)
     out = []
     for foot, vel, sig in zip(inp.people.position_ned_m, inp.people.velocity_ned_mps, inp.people.uncertainty_m):
         foot = foot + vel * lat
+        # The nearest body the person may have: on the ground anywhere within 2 sigma of the estimate.
+        h = p[:2] - foot[:2]
+        dh = float(np.linalg.norm(h))
         q = foot.copy()
+        if dh > 2.0 * sig:
+            q[:2] = foot[:2] + h * (2.0 * sig / dh)
+        else:
+            q[:2] = p[:2]
         q[2] = min(max(p[2], foot[2] - H.PERSON_HEIGHT_M), foot[2])
         d = float(np.linalg.norm(p - q))
         n = (p - q) / d if d > 1e-6 else np.array([0.0, 0.0, -1.0])
-        b = d - 2.0 * sig - safety.min_standoff_m
+        b = d - safety.min_standoff_m
+        # outside: the square-root law; inside: at least an opening speed (recovery), capped
         allow = -a * T + math.sqrt((a * T) ** 2 + 2 * a * b) if b > 0 else 0.0
         out.append((float((vel - out_v) @ n), allow))
     return out
@@ -114,8 +122,8 @@ def test_output_within_caps_people_and_fence(data: st.DataObject, cfgs: tuple[Sa
     if out.feasible:
         for closing, allow in _oracle_closing(inp, v, safety):
             assert closing <= allow + 1e-6
-    if not np.any(inp.people.velocity_ned_mps):
-        assert out.feasible  # hold is always admissible when nobody moves
+    if not np.any(inp.people.velocity_ned_mps) and all(allow > 0.0 for _, allow in _oracle_closing(inp, v, safety)):
+        assert out.feasible  # hold is always admissible when nobody moves and nobody is within the standoff
     # (d) the predicted stopping point stays inside the fence
     fence = Geofence(fence_cfg)
     p_act = inp.vehicle.position_ned_m + inp.vehicle.velocity_ned_mps * safety.command_latency_s

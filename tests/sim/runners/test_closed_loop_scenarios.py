@@ -27,13 +27,17 @@ def test_scenario_keeps_the_envelope(name):
     # The stack actually flew: engaged from 1 s to the end, and it commanded motion, not only holds.
     assert result.mission_failures == []
     assert result.engaged_share > 0.95
-    assert result.motion_commands > 0.25 * result.commands_sent
-    assert result.subject_in_view_share > 0.05  # walk_toward: ~11 % (the subject walks under and past)
+    # walk_toward / sprint_toward: the subject walks or runs under the vehicle and out of the fixed-pitch
+    # camera's view (~11-15 % in view); at the ground-safe height there is nothing to evade, so the stack holds
+    # once the subject is lost (about 150-180 motion commands of 780-880, 17-22 %; 25-38 % before #12, when
+    # the vehicle at 10 m had to climb away from the subject).
+    assert result.motion_commands > (0.15 if name in ("walk_toward", "sprint_toward") else 0.5) * result.commands_sent
+    assert result.subject_in_view_share > 0.05
 
 
 @pytest.mark.parametrize("name", ["walk", "sprint_toward", "bystander_crossing"])
 def test_scenario_with_larger_standoff(name):
-    config = load_config_text("safety: {min_standoff_m: 15}\nfollow: {distance_m: 20, height_m: 15}")
+    config = load_config_text("safety: {min_standoff_m: 15}\nfollow: {distance_m: 27, height_m: 18}")
     result = run_scenario(name, config, seed=2, keep_trajectory=False)
     assert result.min_separation_any_m >= 15.0, result.failures
 

@@ -104,12 +104,12 @@ def test_mission_figures_of_a_good_follow():
     # engaged from 1 s of 20 s; the vehicle starts at the offset and keeps it within a few metres
     assert result.engaged_share == pytest.approx(19.0 / 20.0, abs=0.01)
     assert result.motion_commands > 0.9 * result.commands_sent
-    assert result.follow_distance_m == 15.0
+    assert result.follow_distance_m == StackConfig().follow.distance_m
     assert result.follow_distance_error_mean_m < 1.5 and result.follow_distance_error_max_m < 4.0
 
 
 def test_follow_distance_error_is_measured_against_the_configured_offset():
-    config = load_config_text("follow: {distance_m: 20, height_m: 12}")
+    config = load_config_text("follow: {distance_m: 20, height_m: 13}")
     world = get_scenario("walk").build(np.random.default_rng(0), config)
     meter = TruthMeter(world, 10.0, follow=config.follow, keep_trajectory=False)
     v, s = world.truth()["vehicle_position_ned_m"], world.truth()["people"][world.subject_index]["position_ned_m"]

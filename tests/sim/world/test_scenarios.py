@@ -65,7 +65,7 @@ def test_same_seed_same_truth_and_different_seed_differs(name):
 
 
 def test_larger_standoff_pushes_the_start_out():
-    config = load_config_text("safety: {min_standoff_m: 25}")
+    config = load_config_text("safety: {min_standoff_m: 25}\nfollow: {distance_m: 5, height_m: 27.5}")
     world = get_scenario("walk").build(np.random.default_rng(0), config)
     assert world.min_separation_m()[0] >= 25.0 + 3.0 - 1e-9
 
