@@ -25,6 +25,9 @@ _INF = math.inf
 #: Same constants as :mod:`drone_perception.geometry` (kept in sync by the oracle tests).
 _MIN_DOWN_COSINE = 1e-6
 _BORDER_MARGIN_PX = 1.0
+#: A bottom or top edge this share of the box height from the border counts as cut (see geometry.py).
+_BORDER_CUT_REL = 0.1
+_BORDER_CUT_IMAGE_REL = 0.02
 _MIN_BOX_HEIGHT_PX = 2.0
 _REG_VAR_M2 = 1e-9
 _FD_STEP_PX = 1e-3
@@ -139,8 +142,9 @@ def locate_row(
     cues = _cues(cam, *theta)
     ne = cues[:6]
     foot_ok, seg_ok, head_ok = cues[6:]
-    top_cut = y1 <= _BORDER_MARGIN_PX
-    bottom_cut = y2 >= cam.h_img - _BORDER_MARGIN_PX
+    margin = max(_BORDER_MARGIN_PX, _BORDER_CUT_IMAGE_REL * cam.h_img, _BORDER_CUT_REL * (y2 - y1))
+    top_cut = y1 <= margin
+    bottom_cut = y2 >= cam.h_img - margin
     tall_enough = y2 - y1 >= _MIN_BOX_HEIGHT_PX
     use_foot = foot_ok and not bottom_cut
     use_seg = seg_ok and not bottom_cut and not top_cut and tall_enough

@@ -7,7 +7,8 @@ never raises: any exception inside :meth:`SafetyGovernor.step` becomes a HOLD na
 1. **Gates -> HOLD** (zero velocity and yaw rate, verdict HOLD, every failing gate named): operator not
    engaged, dead-man lost, not armed, mode not GUIDED/OFFBOARD (these four also set ``engaged=False``:
    the pipeline then sends nothing and the operator flies), link down, vehicle state or perception older
-   than ``stale_input_s`` (or newer by as much: a clock fault), any NaN/inf input, no or stale proposed
+   than ``stale_input_s`` (or newer by as much: a clock fault), a reported position the vehicle could not have
+   flown to (:mod:`plausibility`, a GPS glitch; latched), any NaN/inf input, no or stale proposed
    command, subject estimate invalid or older than ``stale_input_s + subject_lost_timeout_s``. A HOLD
    lasting ``hold_to_mode_request_s`` while engaged adds ``mode_request=BRAKE``.
 2. **Soft shaping** of the proposal: horizontal/vertical speed and yaw-rate caps (config, never above
@@ -52,9 +53,11 @@ from drone_perception.config.bounds import Bounds, field_bounds
 from drone_perception.config.safety import FenceConfig, SafetyConfig
 from drone_perception.control import limits as L
 from drone_perception.control.geofence import Geofence, stopping_point
+from drone_perception.control.plausibility import PositionCheck
 from drone_perception.control.solver import VelocityConstraints
 from drone_perception.control.standoff import (
     FENCE_EPS_M,
+    FENCE_RETURN_MAX_MPS,
     HalfSpace,
     PersonRow,
     Vec,
@@ -229,16 +232,23 @@ class SafetyGovernor:
         #: Bound on T + |v|/(2a) for every admissible v (s).
         self.tau_max_s = self.horizon_s + self.max_speed_mps / (2.0 * self.decel_mps2)
         self._fence_reach_m = self.max_speed_mps * self.tau_max_s + FENCE_EPS_M + 1.0
+        #: Fastest return demanded when outside the fence margin (m/s): half the smaller cap, so that it can be
+        #: met together with the caps (and leave room for people constraints).
+        self._return_mps = min(FENCE_RETURN_MAX_MPS, 0.5 * min(self.vh_mps, self.vv_mps))
         self.fence = Geofence(fence)
+        #: Reported positions are believed only when the vehicle could have flown there (GPS glitches).
+        self.position_check = PositionCheck()
         self._prev_v: Vec | None = None
         self._prev_t = 0.0
         self._hold_since_s: float | None = None
         self._last_now_s = 0.0
 
     def reset(self) -> None:
-        """Forget the previous output and the hold timer (call on disengage / new session)."""
+        """Forget the previous output and the hold timer (call on disengage / new session); the next reported
+        position is believed as it is (re-engaging is the operator's decision)."""
         self._prev_v = None
         self._hold_since_s = None
+        self.position_check.reset()
 
     # ---------------------------------------------------------------------------------------------
     def step(self, inp: GovernorInput) -> GovernorOutput:
@@ -299,6 +309,8 @@ class SafetyGovernor:
             gates.append(L.WRONG_MODE)
         if not veh.link_ok:
             gates.append(L.LINK_LOST)
+        if not self.position_check.believed(veh):
+            gates.append(L.POSITION_JUMP)
         if not abs(now - veh.stamp_s) <= s:  # written so that NaN fails the gate
             gates.append(L.STALE_VEHICLE)
         if not abs(now - float(inp.perception_stamp_s)) <= s:
@@ -360,13 +372,16 @@ class SafetyGovernor:
         return self._shape(inp, prop, now)
 
     def _evade(self, inp: GovernorInput, gates: frozenset[str], now: float) -> GovernorOutput:
-        """Hold, but keep protecting people: the zero command goes through the hard constraints, so a person
-        running at a holding vehicle (the subject lost from view, say) still makes it back off or climb.
-        Returns a plain HOLD when zero already satisfies every people constraint: only people are evaded, a
-        hold outside the fence or tether stays a hold (fail closed; the autopilot's fence is the layer there)."""
+        """Hold, but keep protecting people and the fence: the zero command goes through the hard constraints,
+        so a person running at a holding vehicle (the subject lost from view, say) still makes it back off or
+        climb, and a vehicle the wind pushed within the fence margin or out of the fence is steered back in
+        (#12 item 6: holding at zero velocity in a gust let it drift out). Returns a plain HOLD when zero
+        already satisfies every constraint (or would move less than ``_EVADE_MIN_MPS``: numerical noise)."""
         hold = VelocityCommand.hold(now)
         out = self._shape(inp, hold, now, soft=False)
-        if out.safe.verdict is Verdict.PASS or not out.safe.limits_applied & _PEOPLE_LIMITS:
+        steered = float(np.linalg.norm(out.safe.command.velocity_ned_mps)) > _EVADE_MIN_MPS
+        if (out.safe.verdict is Verdict.PASS or not steered
+                or not out.safe.limits_applied & (_PEOPLE_LIMITS | _FENCE_LIMITS)):
             return self._hold(inp, gates, True)
         mode_request = None
         if self._hold_since_s is None or now < self._hold_since_s:
@@ -401,7 +416,7 @@ class SafetyGovernor:
         lat = self.latency_s
         p_act = (p[0] + vv[0] * lat, p[1] + vv[1] * lat, p[2] + vv[2] * lat)
         people_hs, min_sep = self._people_constraints(inp, p_act, p, now)
-        fence_hs, balls = fence_sets(self.fence, p_act, self.tau_max_s, self._fence_reach_m)
+        fence_hs, balls = fence_sets(self.fence, p_act, self.tau_max_s, self._fence_reach_m, self._return_mps)
         cons = VelocityConstraints(people_hs, fence_hs, balls, self.vh_mps, self.vv_mps, sector,
                                    self.unobserved_mps)
         feasible = True
@@ -500,6 +515,9 @@ class SafetyGovernor:
 
 
 _PEOPLE_LIMITS = frozenset({L.STANDOFF, L.CLOSING_SPEED})
+_FENCE_LIMITS = frozenset({L.FENCE, L.ALTITUDE_FLOOR, L.ALTITUDE_CEILING, L.TETHER})
+#: An evasion slower than this (m/s) is numerical noise of the projection: the hold stays an exact hold.
+_EVADE_MIN_MPS = 1e-3
 
 __all__ = ["HIGHER_IS_STRICTER", "SAFETY_FALLBACKS", "GovernorInput", "GovernorOutput", "SafetyGovernor",
            "governor_bounds"]

@@ -30,6 +30,8 @@ NO_COMMAND = "no_command"
 SUBJECT_LOST = "subject_lost"
 #: An exception inside the governor (it never propagates; the output is a HOLD).
 INTERNAL_ERROR = "internal_error"
+#: The reported position jumped farther than the vehicle can fly (a GPS glitch): not believed, hold.
+POSITION_JUMP = "position_jump"
 
 # -- caps ---------------------------------------------------------------------------------------------
 SPEED_CAP = "speed_cap"
@@ -54,7 +56,7 @@ TETHER = "tether"
 #: Gates: any of these makes the output a HOLD.
 GATES = frozenset({
     NOT_ENGAGED, DEADMAN, NOT_ARMED, WRONG_MODE, LINK_LOST, STALE_VEHICLE, STALE_PERCEPTION, NAN_INPUT,
-    NO_COMMAND, SUBJECT_LOST, INTERNAL_ERROR,
+    NO_COMMAND, SUBJECT_LOST, INTERNAL_ERROR, POSITION_JUMP,
 })
 #: Gates under which the vehicle state is still trustworthy: the output is a hold, but people are still
 #: protected (a person running at a holding vehicle makes the governor back off or climb; see the governor).
@@ -66,6 +68,6 @@ PROTECTIVE = frozenset({STANDOFF, CLOSING_SPEED, FENCE, ALTITUDE_FLOOR, ALTITUDE
 
 ALL = frozenset({
     NOT_ENGAGED, DEADMAN, NOT_ARMED, WRONG_MODE, LINK_LOST, STALE_VEHICLE, STALE_PERCEPTION, NAN_INPUT,
-    NO_COMMAND, SUBJECT_LOST, INTERNAL_ERROR, SPEED_CAP, VERTICAL_SPEED_CAP, ACCEL_CAP, YAW_RATE_CAP,
+    NO_COMMAND, SUBJECT_LOST, INTERNAL_ERROR, POSITION_JUMP, SPEED_CAP, VERTICAL_SPEED_CAP, ACCEL_CAP, YAW_RATE_CAP,
     STANDOFF, CLOSING_SPEED, UNOBSERVED_DIRECTION, FENCE, ALTITUDE_FLOOR, ALTITUDE_CEILING, TETHER,
 })

@@ -41,8 +41,14 @@ Ball = tuple[float, float, float, float, str]
 
 #: Position uncertainty (1-sigma) is multiplied by this before it is subtracted from the distance.
 UNCERTAINTY_SIGMAS = 2.0
-#: Margin (m) kept from the fence by the predicted stopping point.
-FENCE_EPS_M = 0.05
+#: Margin (m) kept from the fence by the predicted stopping point: what commanded-but-not-achieved motion
+#: (gusts the vehicle rejects only after a lag, the altitude controller's error) may add to the prediction.
+#: With 5 cm the strong-gust search drifted the vehicle 0.05-0.27 m out (#12 item 6).
+FENCE_EPS_M = 0.5
+#: Inside that margin or outside the fence the vehicle is steered back at this rate per metre (1/s) ...
+FENCE_RETURN_GAIN_PER_S = 1.0
+#: ... at up to this speed (m/s): a vehicle pushed out is brought back, not merely stopped from going further.
+FENCE_RETURN_MAX_MPS = 1.0
 #: Margin (m) kept from the standoff by the stopping budget. Each period constrains the closing speed along the
 #: current direction to the person (a linearisation of the body's surface) and the vehicle flies between
 #: periods, so an approach that ends exactly on the boundary could cross it by millimetres (Hypothesis found
@@ -195,14 +201,16 @@ def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float
     return halfspaces, (math.sqrt(min_sep2) if rows else None)
 
 
-def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float) -> tuple[list[HalfSpace], list[Ball]]:
+def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float,
+               return_max_mps: float = FENCE_RETURN_MAX_MPS) -> tuple[list[HalfSpace], list[Ball]]:
     """Constraints keeping the point ``p + v*tau_s`` inside the fence (with ``FENCE_EPS_M``).
 
     ``tau_s`` must bound ``T + |v|/(2a)`` for every admissible ``v`` (the stopping point of ``v`` then
     lies on the segment from ``p`` to ``p + v*tau_s``, and each set is convex and contains ``p``, so
     the stopping point is inside too). Boundaries farther than ``reach_m`` are skipped. Where the vehicle
-    is already within ``FENCE_EPS_M`` of a boundary or outside it, the set only forbids moving further
-    out (zero velocity is always admissible).
+    is already within ``FENCE_EPS_M`` of a boundary or outside it, the set demands moving back in at
+    ``FENCE_RETURN_GAIN_PER_S`` per metre short of the margin, at most ``return_max_mps`` (zero velocity
+    is then not admissible: the vehicle is steered back, #12 item 6); the tether likewise.
     """
     halfspaces: list[HalfSpace] = []
     balls: list[Ball] = []
@@ -210,11 +218,18 @@ def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float) -> tuple[l
         if limit == L.TETHER:
             a = fence.tether_anchor_ned_m
             length = fence.tether_length_m or 0.0
-            r = length - distance_m
-            radius = max(length - FENCE_EPS_M, r) / tau_s
-            balls.append(((a[0] - p[0]) / tau_s, (a[1] - p[1]) / tau_s, (a[2] - p[2]) / tau_s, radius, L.TETHER))
+            r = length - distance_m  # the vehicle's distance from the anchor
+            short = r - (length - FENCE_EPS_M)
+            if short <= 0.0:
+                balls.append(((a[0] - p[0]) / tau_s, (a[1] - p[1]) / tau_s, (a[2] - p[2]) / tau_s,
+                              (length - FENCE_EPS_M) / tau_s, L.TETHER))
+            else:  # outside the margin: back toward the anchor, as a half-space along the anchor direction
+                un, ue, ud = (a[0] - p[0]) / r, (a[1] - p[1]) / r, (a[2] - p[2]) / r
+                back = min(FENCE_RETURN_GAIN_PER_S * short, return_max_mps)
+                halfspaces.append((-un, -ue, -ud, -back, L.TETHER))
         else:
-            rhs = max(0.0, distance_m - FENCE_EPS_M) / tau_s
+            slack = distance_m - FENCE_EPS_M
+            rhs = slack / tau_s if slack >= 0.0 else max(FENCE_RETURN_GAIN_PER_S * slack, -return_max_mps)
             halfspaces.append((normal[0], normal[1], normal[2], rhs, limit))
     return halfspaces, balls
 
@@ -262,6 +277,8 @@ def as_vec(a: Sequence[float]) -> Vec:
 
 __all__ = [
     "FENCE_EPS_M",
+    "FENCE_RETURN_GAIN_PER_S",
+    "FENCE_RETURN_MAX_MPS",
     "SECTOR_MARGIN_RAD",
     "STANDOFF_EPS_M",
     "STANDOFF_RECOVERY_MAX_MPS",

@@ -35,20 +35,36 @@ def test_far_people_give_an_exact_hold(build: Callable[..., GovernorInput], gate
     FenceConfig(altitude_ceiling_m=20.0, tethered=True, tether_length_m=40.0),  # 46 m from the tether anchor
     FenceConfig(polygon_ne_m=((-30.0, -30.0), (-30.0, 30.0), (30.0, 30.0), (30.0, -30.0))),  # 16 m outside
 ], ids=["outside_tether", "outside_fence"])
-def test_a_hold_outside_the_fence_or_tether_stays_an_exact_hold(build: Callable[..., GovernorInput], gate: str,
-                                                                kw: dict, fence: FenceConfig) -> None:
-    """Only people are evaded from a hold. Found by Hypothesis (test_any_gate_gives_exact_zero, this config):
-    with no person at all, the zero command went through the tether constraint and came out as a 7.8e-5 m/s
-    move, a hold that was not one."""
+def test_a_hold_outside_the_fence_or_tether_steers_back_in(build: Callable[..., GovernorInput], gate: str,
+                                                           kw: dict, fence: FenceConfig) -> None:
+    """#12 item 6: a holding vehicle the wind pushed out is steered back in (at the capped return speed), not
+    left to drift: before, the hold stayed an exact hold outside the fence and the gusty_fence regression
+    drifted 0.2-3 m out while the subject was lost."""
+    from drone_perception.control.standoff import FENCE_RETURN_MAX_MPS
+
     safety = SafetyConfig(min_standoff_m=5.0, max_horizontal_speed_mps=1.0, max_vertical_speed_mps=1.5,
                           max_accel_mps2=1.0, braking_decel_mps2=1.0, max_yaw_rate_radps=1.0, command_latency_s=0.0,
                           autopilot_command_timeout_s=0.1, command_ttl_s=0.5, stale_input_s=0.5,
                           unobserved_speed_mps=0.0)
     inp = build(position=(0.0, 46.0, -4.0), people=(), **kw)
     out = SafetyGovernor(safety, fence).step(inp)
+    v = out.safe.command.velocity_ned_mps
+    assert out.safe.verdict is Verdict.LIMITED and gate in out.safe.limits_applied
+    assert out.safe.limits_applied & {L.FENCE, L.TETHER}
+    # back west, toward the inside, at the return speed (here half the 1 m/s horizontal cap)
+    assert v[1] < -0.45 and np.linalg.norm(v) <= FENCE_RETURN_MAX_MPS + 1e-6
+
+
+@pytest.mark.parametrize(("gate", "kw"), SOFT_GATES, ids=[g for g, _ in SOFT_GATES])
+def test_a_hold_well_inside_the_fence_stays_an_exact_hold(build: Callable[..., GovernorInput], gate: str,
+                                                          kw: dict) -> None:
+    """Found by Hypothesis (test_any_gate_gives_exact_zero): with no person at all, the zero command went
+    through the tether constraint and came out as a 7.8e-5 m/s move, a hold that was not one."""
+    fence = FenceConfig(altitude_ceiling_m=20.0, tethered=True, tether_length_m=40.0)
+    inp = build(position=(0.0, 39.0, -4.0), people=(), **kw)  # 39.2 m from the anchor: inside the 0.5 m margin
+    out = SafetyGovernor(SafetyConfig(), fence).step(inp)
     assert out.safe.verdict is Verdict.HOLD
     assert out.safe.command.velocity_ned_mps.tolist() == [0.0, 0.0, 0.0]
-    assert out.safe.limits_applied <= L.GATES and gate in out.safe.limits_applied
 
 
 @pytest.mark.parametrize(("gate", "kw"), SOFT_GATES, ids=[g for g, _ in SOFT_GATES])
@@ -95,6 +111,6 @@ def test_never_descends_towards_a_person_while_a_people_limit_binds(build: Calla
     assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED}
     assert out.safe.command.velocity_ned_mps[2] <= 1e-9  # no descent
     # and far from everyone the same dive passes untouched
-    far = build(position=(0.0, 0.0, -8.0), velocity=(3.0, 0.0, 1.5), command=(3.0, 0.0, 1.5),
-                people=((200.0, 0.0, 0.0),))
+    far = build(position=(0.0, 0.0, -12.0), velocity=(3.0, 0.0, 1.5), command=(3.0, 0.0, 1.5),
+                people=((200.0, 0.0, 0.0),))  # (12 m: at 8 m the dive is limited by the floor's margin)
     assert SafetyGovernor(SafetyConfig(), FenceConfig()).step(far).safe.verdict is Verdict.PASS
