@@ -11,11 +11,12 @@ class FollowConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     distance_m: float = Field(
-        19.0, gt=0.0, le=100.0,
+        15.0, gt=0.0, le=100.0,
         description="Horizontal distance (m) kept from the subject, in the direction angle_rad from its "
-        "heading. With height_m it sets the angle at which the fixed-pitch camera sees the subject (19 m at "
-        "12.5 m: the subject in the lower half of the default view). Raising it films from farther (smaller "
-        "subject); lowering it comes closer, but the governor never lets the 3D distance fall below the standoff.")
+        "heading. With height_m and camera.gimbal_pitch_rad it sets where the subject appears in the image "
+        "(15 m at 12.5 m with the default -0.45 rad pitch: in the lower half). Raising it films from farther "
+        "(smaller subject); lowering it comes closer, but the governor never lets the 3D distance fall below "
+        "the standoff.")
     height_m: float = Field(
         12.5, gt=0.0, le=100.0,
         description="Height (m, positive up) above the subject's ground point. It must be at least "

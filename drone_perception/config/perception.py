@@ -24,9 +24,10 @@ class CameraConfig(_Strict):
         description="Horizontal field of view (rad) of the lens. Must match it: a value too large makes people "
         "seem farther off-axis and nearer than they are, a value too small farther away.")
     gimbal_pitch_rad: float = Field(
-        -0.35, ge=-1.5707963, le=0.5,
+        -0.45, ge=-1.5707963, le=0.5,
         description="Gimbal elevation (rad); negative = looking down, 0 = horizon, -pi/2 = straight down. The "
-        "simulator's fixed camera pitch, and the pitch assumed when the vehicle reports no gimbal attitude. "
+        "simulator's fixed camera pitch, and the pitch assumed when the vehicle reports no gimbal attitude "
+        "(-0.45 rad: the subject at the default 15 m / 12.5 m offset sits in the lower half of the image). "
         "Lowering it looks more steeply down (people below stay in view, less range); raising it sees "
         "farther but loses people close below.")
     rate_hz: float = Field(

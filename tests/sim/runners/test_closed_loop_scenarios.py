@@ -37,7 +37,7 @@ def test_scenario_keeps_the_envelope(name):
 
 @pytest.mark.parametrize("name", ["walk", "sprint_toward", "bystander_crossing"])
 def test_scenario_with_larger_standoff(name):
-    config = load_config_text("safety: {min_standoff_m: 15}\nfollow: {distance_m: 27, height_m: 18}")
+    config = load_config_text("safety: {min_standoff_m: 15}\nfollow: {distance_m: 22, height_m: 18}")
     result = run_scenario(name, config, seed=2, keep_trajectory=False)
     assert result.min_separation_any_m >= 15.0, result.failures
 
