@@ -15,6 +15,7 @@ from drone_perception.audit.autopilot_logs import autopilot_section, read_autopi
 from drone_perception.audit.checks import run_checks
 from drone_perception.audit.model import AuditVerdict
 from drone_perception.audit.report import write_report
+from drone_perception.record.errors import RecordError
 from drone_perception.record.reader import FlightLog, read_record
 
 
@@ -41,10 +42,17 @@ def audit_record(
 ) -> dict[str, Any]:
     """Read ``record_path``, check it, write the report/verdict where asked; return the verdict dict.
 
-    Raises :class:`drone_perception.record.errors.RecordError` only when the record cannot be opened
-    (missing file); a damaged or empty record gives a verdict that says what could not be checked.
+    Raises :class:`drone_perception.record.errors.RecordError` when the record cannot be opened or holds no
+    message at all (missing, empty, not an MCAP file: the CLI exits 2); a damaged (truncated, corrupt chunk)
+    or interrupted record gives a verdict that says what could not be checked (unverifiable, exit 3).
     """
     log = read_record(record_path)
+    if not log.readable:
+        hint = ""
+        if Path(record_path).suffix.lower() in (".tlog", ".ulg", ".bin"):
+            hint = (f"; {Path(record_path).name} looks like an autopilot log: give it beside the stack's record "
+                    "with --tlog / --ulog")
+        raise RecordError(f"{record_path} holds no flight record: {'; '.join(log.problems) or 'no messages'}{hint}")
     logs = [p for p in (tlog, ulog) if p is not None]
     verdict = audit_log(log, autopilot_logs=logs)
     return write_report(log, verdict, report_path, verdict_path)

@@ -254,16 +254,21 @@ REQUIRED_TOPICS = (topics.META, topics.FENCE, topics.SAFE, topics.VEHICLE, topic
 
 
 def check_evidence(log: FlightLog, ctx: Context) -> CheckResult:
-    """Charter 8: the record exists, was closed properly and holds the topics the audit needs."""
+    """Charter 8: the record exists, was closed properly, says the run ended (not interrupted) and holds the
+    topics the audit needs. Anything less is *unverifiable* (exit 3), never a pass: a damaged or interrupted
+    record cannot show what happened in the part that is missing."""
     key, title, item = "evidence", "Evidence complete", 8
     missing = [t for t in REQUIRED_TOPICS if not log.get(t) and not (t == topics.FENCE and ctx.fence)]
     issues = list(log.problems)
+    ends = [m for _, m in log.get(topics.RUN_END) if isinstance(m, dict)]
+    if ends and not ends[-1].get("complete", False):
+        issues.append(f"the run did not finish: {ends[-1].get('reason', 'interrupted')}")
     if missing:
         issues.append("missing topics: " + ", ".join(missing))
     if not log.complete and not any("footer" in p or "empty" in p for p in issues):
         issues.append("no MCAP footer (record not closed)")
     if issues:
-        return CheckResult(key, title, item, Status.FAIL, "; ".join(issues), basis=str(log.path),
+        return CheckResult(key, title, item, Status.UNVERIFIABLE, "; ".join(issues), basis=str(log.path),
                            violations=len(issues), samples=log.message_count)
     return CheckResult(key, title, item, Status.PASS, f"{log.message_count} messages on {len(log.messages)} topics, "
                        "record closed cleanly", basis=str(log.path), samples=log.message_count)

@@ -1,15 +1,26 @@
 """``drone-perception`` command line. Each sub-command lives in its own module with a
-``register(subparsers)`` function that adds its parser and sets ``func`` (returning an exit code)."""
+``register(subparsers)`` function that adds its parser and sets ``func`` (returning an exit code).
+
+Errors never end in a traceback: bad input (a missing or malformed file, a bad value, a dead link) prints one
+line ``drone-perception COMMAND: error: ...`` and exits 2; an unexpected internal error prints one line naming
+it and exits 70 (``-vv`` logs the traceback); Ctrl-C exits 130.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import re
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from drone_perception import __version__
 from drone_perception.errors import DronePerceptionError
+
+log = logging.getLogger(__name__)
 
 #: Sub-command modules, in the order they appear in ``--help``.
 COMMANDS: tuple[str, ...] = (
@@ -21,15 +32,65 @@ COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.export",
     "drone_perception.cli.run",
 )
+#: Exit status of an unexpected internal error (BSD sysexits EX_SOFTWARE).
+EXIT_INTERNAL = 70
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help without reStructuredText markup, with each option's default when it has one worth saying."""
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(_plain(text))
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = _plain(action.help or "")
+        default = action.default
+        if ("default" not in text and default is not None and default is not False
+                and default is not argparse.SUPPRESS and action.option_strings and action.nargs != 0):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _plain(text: str) -> str:
+    """``code`` -> code, :class:`X` / :func:`y` -> X / y."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", text.replace("``", ""))
+
+
+class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def version_text() -> str:
+    """``drone-perception 0.1.0 (commit abc1234)``; the commit only from a git checkout."""
+    commit = source_commit()
+    return f"drone-perception {__version__}" + (f" (commit {commit})" if commit else "")
+
+
+def source_commit() -> str | None:
+    """Short commit (with ``+dirty`` for local changes) of the checkout this package runs from, if any."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "") if sha else None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="drone-perception",
         description="Film and follow a person at a safe distance: simulation, perception, audit.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=version_text())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
     return parser
@@ -45,8 +106,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DronePerceptionError as exc:
         print(f"drone-perception {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file that cannot be read or written: bad input, one line
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"drone-perception {args.command}: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        print(f"drone-perception {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback with -vv
+        log.debug("internal error", exc_info=True)
+        print(f"drone-perception {args.command}: internal error: {type(exc).__name__}: {exc} (run with -vv for "
+              "the traceback, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,13 +1,23 @@
 """``drone-perception sim``: run scenarios in closed loop, print a summary, save plot, record and report.
 
 Exit status: 0 every run passed (safe *and* did its job: follow engaged, motion commanded, subject in view),
-1 at least one failed (safety or mission), 2 bad input (unknown scenario, bad config)."""
+1 at least one failed (safety or mission), 2 bad input (unknown scenario, bad config, an option that does not
+apply, an output folder that already holds a record), 130 interrupted (the record is closed, marked incomplete
+and audited: unverifiable).
+
+Every run records by default, into a new folder ``runs/sim/<UTC time>/<scenario>`` (``--out`` to choose the
+parent); an existing record is never overwritten. ``--json`` prints one object for one or many runs:
+``{"schema": "drone-perception/sim-runs/1", "passed": bool, "tally": {...}, "runs": [summary, ...]}``
+(docs/sim-runs.schema.json)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import html
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--config", type=Path, default=None, help="YAML configuration file")
     p.add_argument("--seed", type=int, default=0, help="random seed (runs are deterministic under a seed)")
-    p.add_argument("--out", type=Path, default=Path("runs/sim"), help="output directory")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--out", type=Path, default=None, help="output folder, one sub-folder per scenario (default: a "
+                   "new runs/sim/<UTC time>; a folder that already holds a record is refused)")
+    p.add_argument("--json", action="store_true", help="print the summaries as one JSON object (schema "
+                   "drone-perception/sim-runs/1, docs/sim-runs.schema.json) instead of text")
     p.add_argument("--no-record", action="store_true", help="do not write the flight record and audit report")
     p.add_argument("--link", choices=("direct", "mavlink"), default="direct",
                    help="direct: in-process sim autopilot; mavlink: through the MAVLink bridge over UDP")
@@ -44,14 +56,53 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "progress goes to stderr every 5 s (default 120)")
     p.add_argument("--perception", choices=("sim", "camera"), default="sim",
                    help="sim: detections from ground truth; camera: rendered frames through the real detector")
-    p.add_argument("--duration-s", type=float, default=None,
-                   help="run each scenario this long instead of its own duration")
+    p.add_argument("--duration-s", type=_positive_seconds, default=None,
+                   help="run each scenario this long (s, > 0) instead of its own duration")
     p.add_argument("--detector-rate-hz", type=float, default=None,
                    help="with --perception camera: detector rate (default 5 Hz; control stays at 20 Hz)")
     p.add_argument("--sprites", choices=("photos", "procedural"), default="photos",
                    help="with --perception camera: people from real photo crops (needs `make testdata`) or "
                    "drawn silhouettes (chosen explicitly, never a silent fallback)")
     p.set_defaults(func=run)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0.0 < value <= 24 * 3600):
+        raise argparse.ArgumentTypeError(f"must be > 0 s and at most a day, got {text}")
+    return value
+
+
+#: Options that apply only with another: (option attribute, flag, what it needs, predicate on args).
+_NEEDS = (
+    ("gcs", "--gcs", "--connect", lambda a: a.connect is not None),
+    ("wait_s", "--wait-s", "--connect", lambda a: a.connect is not None),
+    ("detector_rate_hz", "--detector-rate-hz", "--perception camera", lambda a: a.perception == "camera"),
+)
+
+
+def _refuse_what_does_not_apply(args: argparse.Namespace) -> None:
+    for attr, flag, needs, ok in _NEEDS:
+        if getattr(args, attr) is not None and not ok(args):
+            raise ConfigError(f"{flag} applies only with {needs}")
+    if args.sprites != "photos" and args.perception != "camera":
+        raise ConfigError("--sprites applies only with --perception camera")
+    if args.connect and args.link != "mavlink":
+        raise ConfigError(f"--connect {args.connect}: an external autopilot is flown over MAVLink; add --link mavlink")
+
+
+def _default_out() -> Path:
+    """A new folder ``runs/sim/<UTC time>`` (``-2``, ``-3``... if one of that second exists)."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    base = Path("runs/sim") / stamp
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = base.with_name(f"{stamp}-{k}")
+    return out
 
 
 def _scenario_names(arg: str) -> list[str]:
@@ -72,10 +123,11 @@ def run(args: argparse.Namespace) -> int:
         for name, spec in SCENARIOS.items():
             print(f"{name:20s} {spec.duration_s:5.0f} s  {spec.description}")
         return 0
+    _refuse_what_does_not_apply(args)
     config = load_config(args.config)
     names = _scenario_names(args.scenario)
-    if args.connect and args.link != "mavlink":
-        raise ConfigError(f"--connect {args.connect}: an external autopilot is flown over MAVLink; add --link mavlink")
+    if args.out is None:
+        args.out = _default_out()
     if args.link == "mavlink":
         if args.perception != "sim":
             raise ConfigError(f"--perception {args.perception}: only 'sim' detections run on --link mavlink")
@@ -88,7 +140,53 @@ def run(args: argparse.Namespace) -> int:
     _print_summaries(summaries, as_json=args.json)
     if args.perception == "camera" and not args.json:
         _print_camera(summaries)
+    if len(summaries) > 1:
+        index = _write_index(Path(args.out), summaries)
+        if not args.json:
+            t = _tally(summaries)
+            print(f"== {t['runs']} runs: {t['passed']} passed, {t['failed']} failed (mission failed "
+                  f"{t['mission_failed']}, safety failed {t['safety_failed']}); index: {index}")
     return 0 if all(s["passed"] for s in summaries) else 1
+
+
+#: Schema of ``sim --json`` (docs/sim-runs.schema.json); each run is a ScenarioResult summary (its own schema).
+RUNS_SCHEMA = "drone-perception/sim-runs/1"
+
+
+def _tally(summaries: list[dict[str, Any]]) -> dict[str, int]:
+    return {"runs": len(summaries), "passed": sum(bool(s["passed"]) for s in summaries),
+            "failed": sum(not s["passed"] for s in summaries),
+            "mission_failed": sum(s["mission"]["verdict"] != "pass" for s in summaries),
+            "safety_failed": sum(s["safety"]["verdict"] != "pass" for s in summaries)}
+
+
+def _write_index(out: Path, summaries: list[dict[str, Any]]) -> Path:
+    """``out/index.html``: one row per run (verdicts, key figures, links to its report and plot)."""
+    def link(path: str | None, text: str) -> str:
+        if not path:
+            return ""
+        try:
+            rel = Path(path).resolve().relative_to(out.resolve())
+        except ValueError:
+            rel = Path(path)
+        return f'<a href="{html.escape(str(rel))}">{text}</a>'
+
+    rows = "".join(
+        f"<tr class=\"{'pass' if s['passed'] else 'fail'}\"><td>{html.escape(s['scenario'])}</td><td>{s['seed']}</td>"
+        f"<td>{'PASS' if s['passed'] else 'FAIL'}</td><td>{s['mission']['verdict']}</td>"
+        f"<td>{s['safety']['verdict']}</td><td>{s['min_separation_any_m']:.2f} / {s['standoff_m']:.1f}</td>"
+        f"<td>{100 * s['subject_in_view_share']:.0f}%</td><td>{link(s.get('report'), 'report')} "
+        f"{link(s.get('plot'), 'plot')}</td></tr>" for s in summaries)
+    t = _tally(summaries)
+    page = (f"<!doctype html><meta charset=utf-8><title>drone-perception sim: {t['runs']} runs</title>"
+            "<style>body{font-family:sans-serif}td,th{padding:2px 8px}.fail{background:#fdd}.pass{background:#dfd}"
+            f"</style><h1>{t['runs']} runs: {t['passed']} passed, {t['failed']} failed</h1><table><tr><th>scenario"
+            "<th>seed<th>verdict<th>mission<th>safety<th>min separation / standoff (m)<th>subject in view<th></tr>"
+            f"{rows}</table>")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 def _run_direct_one(name: str, config: StackConfig, args: argparse.Namespace) -> dict[str, Any]:
@@ -168,7 +266,8 @@ def _print_summaries(summaries: list[dict[str, Any]], *, as_json: bool) -> None:
     """One block per run: the verdict with mission and safety side by side, then the figures of each.
     A run passes only when it is safe *and* did its job (follow engaged, motion sent, subject in view)."""
     if as_json:
-        json.dump(summaries if len(summaries) > 1 else summaries[0], sys.stdout, indent=2)
+        json.dump({"schema": RUNS_SCHEMA, "passed": all(s["passed"] for s in summaries), "tally": _tally(summaries),
+                   "runs": summaries}, sys.stdout, indent=2)
         print()
         return
     for s in summaries:

@@ -116,6 +116,8 @@ def load_config(path: str | Path | None) -> StackConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {p} is not UTF-8 text (byte {exc.start}): is it a YAML file?") from None
     return load_config_text(text)
 
 

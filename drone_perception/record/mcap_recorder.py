@@ -123,6 +123,8 @@ class FlightRecorder:
         #: Messages written per topic, and camera frames skipped by the rate limit.
         self.counts: dict[str, int] = {}
         self.camera_frames_skipped = 0
+        #: Largest finite ``stamp_s`` recorded so far (None before the first message).
+        self.last_stamp_s: float | None = None
 
     # ------------------------------------------------------------------ Recorder protocol
     def record(self, topic: str, stamp_s: float, message: Any) -> None:
@@ -154,6 +156,8 @@ class FlightRecorder:
                 self._writer.add_message(channel_id, log_time=self._clock_ns(), data=data,
                                          publish_time=publish_ns, sequence=seq)
                 self.counts[topic] = self.counts.get(topic, 0) + 1
+                if np.isfinite(stamp_s) and (self.last_stamp_s is None or stamp_s > self.last_stamp_s):
+                    self.last_stamp_s = float(stamp_s)
                 now = self._monotonic_s()
                 if now - self._last_flush_s >= self._max_chunk_age_s:
                     self._writer.flush()  # closes the chunk and flushes the file

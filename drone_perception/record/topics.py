@@ -41,5 +41,8 @@ TRUTH = "/sim/truth"
 #: Once: the geofence {"polygon_ne_m": [...], "altitude_floor_m":..., "altitude_ceiling_m":...,
 #:  "tether_length_m":..., "tether_anchor_ne_m": [2]}
 FENCE = "/fence"
+#: Once, last: {"complete": bool, "reason": str} ("complete": false when the run was interrupted, e.g. Ctrl-C);
+#: the audit counts a record whose run did not finish as unverifiable
+RUN_END = "/run/end"
 #: Optional compressed camera frames (foxglove.CompressedImage schema)
 CAMERA = "/camera/image"

@@ -57,6 +57,15 @@ def read_detections(path: str | Path) -> MotDetections:
     if not p.is_file():
         raise SourceError(f"MOT detection file not found: {p}")
     rows: list[tuple[float, ...]] = []
+    try:
+        _parse_rows(p, rows)
+    except UnicodeDecodeError as exc:
+        raise InvalidValueError(f"{p} is not a text file (byte {exc.start} is not UTF-8): expected MOTChallenge "
+                                "det.txt lines 'frame,id,x,y,w,h,conf,...'") from None
+    return _as_detections(rows)
+
+
+def _parse_rows(p: Path, rows: list[tuple[float, ...]]) -> None:
     with p.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             text = line.strip()
@@ -76,6 +85,9 @@ def read_detections(path: str | Path) -> MotDetections:
             if vals[4] < 0 or vals[5] < 0:
                 raise InvalidValueError(f"{p}:{lineno}: box width/height must be >= 0, got {vals[4]}, {vals[5]}")
             rows.append(vals)
+
+
+def _as_detections(rows: list[tuple[float, ...]]) -> MotDetections:
     if not rows:
         return MotDetections(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
     a = np.asarray(rows, dtype=np.float64)

@@ -24,7 +24,8 @@ from sim.world.scenarios import get_scenario
 
 
 def periods_for(duration_s: float, dt_s: float) -> int:
-    return round(duration_s / dt_s)
+    """Control periods in ``duration_s`` (at least one)."""
+    return max(1, round(duration_s / dt_s))
 
 
 def run_scenario(name: str, config: StackConfig | None = None, *, seed: int = 0,

@@ -240,7 +240,7 @@ class MavlinkScenarioLoop:
             self.last_output = period.output
 
     def run(self, duration_s: float | None = None) -> ScenarioResult:
-        steps = round((duration_s if duration_s is not None else self.spec.duration_s) / self.dt_s)
+        steps = max(1, round((duration_s if duration_s is not None else self.spec.duration_s) / self.dt_s))
         for _ in range(steps):
             self.step()
         return self.result()

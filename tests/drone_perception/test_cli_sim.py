@@ -48,7 +48,9 @@ def test_list_names_every_scenario(capsys):
 def test_json_summary_and_outputs(tmp_path, capsys):
     out_dir = tmp_path / "runs"
     rc = main(["sim", "--scenario", "walk", "--duration-s", "4", "--json", "--out", str(out_dir)])
-    summary = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "drone-perception/sim-runs/1" and len(doc["runs"]) == 1
+    summary = doc["runs"][0]
     assert rc == 0 and summary["passed"]
     assert summary["scenario"] == "walk" and summary["duration_s"] == 4.0
     assert summary["min_separation_any_m"] >= summary["standoff_m"]
@@ -59,7 +61,9 @@ def test_json_summary_and_outputs(tmp_path, capsys):
 
 def test_json_summary_has_the_mission_and_safety_blocks(tmp_path, capsys):
     rc = main(["sim", "--scenario", "walk", "--duration-s", "4", "--json", "--no-record", "--out", str(tmp_path)])
-    summary = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "drone-perception/sim-runs/1" and len(doc["runs"]) == 1
+    summary = doc["runs"][0]
     assert rc == 0
     assert summary["schema"] == "drone-perception/sim-summary/1"
     assert summary["mission"]["verdict"] == "pass" and summary["safety"]["verdict"] == "pass"
@@ -93,8 +97,103 @@ def test_run_that_never_engaged_fails_with_exit_1(never_engaging, tmp_path, caps
 
 def test_run_that_never_engaged_json(never_engaging, tmp_path, capsys):
     rc = main(["sim", "--scenario", "walk", "--duration-s", "5", "--json", "--out", str(tmp_path / "runs")])
-    summary = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "drone-perception/sim-runs/1" and len(doc["runs"]) == 1
+    summary = doc["runs"][0]
     assert rc == 1 and summary["passed"] is False
     assert summary["mission"]["failures"] == ["follow never engaged", "no motion command sent (nothing sent)"]
     assert summary["safety"] == {"verdict": "pass", "failures": []}
     assert summary["audit"]["overall"] == "not_exercised" and summary["audit"]["exit_code"] == 4
+
+
+@pytest.mark.parametrize("argv", [
+    ["--duration-s", "0"], ["--duration-s", "-5"], ["--duration-s", "nan"], ["--wait-s", "3"],
+    ["--gcs", "udpin:127.0.0.1:1"], ["--detector-rate-hz", "2"], ["--sprites", "procedural"],
+    ["--connect", "tcp:127.0.0.1:5760"],
+], ids=["zero", "negative", "nan", "wait_without_connect", "gcs_without_connect", "rate_without_camera",
+        "sprites_without_camera", "connect_without_mavlink"])
+def test_bad_or_inapplicable_options_are_refused_in_one_line(tmp_path, capsys, argv):
+    """#14: `sim --duration-s 0` was an IndexError traceback; options that do not apply were ignored."""
+    with pytest.raises(SystemExit) as exc:
+        code = main(["sim", "--out", str(tmp_path / "o"), *argv])
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_record_is_never_overwritten_and_runs_go_to_new_folders(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sim", "--scenario", "walk", "--duration-s", "3"]) == 0
+    assert main(["sim", "--scenario", "walk", "--duration-s", "3"]) == 0
+    runs = sorted((tmp_path / "runs" / "sim").iterdir())
+    assert len(runs) == 2 and all((r / "walk" / "record.mcap").exists() for r in runs)
+    out = tmp_path / "given"
+    assert main(["sim", "--scenario", "walk", "--duration-s", "3", "--out", str(out)]) == 0
+    before = (out / "walk" / "record.mcap").read_bytes()
+    capsys.readouterr()
+    assert main(["sim", "--scenario", "walk", "--duration-s", "3", "--out", str(out)]) == 2
+    assert "never overwritten" in capsys.readouterr().err
+    assert (out / "walk" / "record.mcap").read_bytes() == before
+
+
+def test_several_runs_give_a_tally_and_an_index(tmp_path, capsys):
+    out = tmp_path / "all"
+    rc = main(["sim", "--scenario", "walk,stop_and_go", "--duration-s", "3", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc in (0, 1)
+    assert "== 2 runs:" in text and (out / "index.html").exists()
+    page = (out / "index.html").read_text()
+    assert "walk" in page and "stop_and_go" in page and 'href="walk/report.html"' in page
+
+
+def test_an_interrupted_run_is_recorded_as_incomplete_and_audits_unverifiable(tmp_path):
+    from drone_perception.audit.api import audit_record
+    from sim.runners.direct import run_scenario
+    from sim.runners.report import run_and_report
+
+    def run_it(recorder):
+        run_scenario("walk", None, recorder=recorder, duration_s=2.0)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_and_report(tmp_path / "walk", run_it)
+    verdict = audit_record(tmp_path / "walk" / "record.mcap")
+    assert verdict["overall"] == "unverifiable" and verdict["exit_code"] == 3
+    assert "did not finish" in verdict["invariants"]["evidence"]["detail"]
+    assert json.loads((tmp_path / "walk" / "verdict.json").read_text())["overall"] == "unverifiable"
+
+
+def test_version_and_python_dash_m(capsys):
+    import subprocess
+    import sys
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("drone-perception ")
+    res = subprocess.run([sys.executable, "-m", "drone_perception", "--version"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and res.stdout.startswith("drone-perception ")
+
+
+def test_help_shows_defaults_and_no_markup(capsys):
+    with pytest.raises(SystemExit):
+        main(["sim", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: walk)" in text and "(default: 0)" in text and "``" not in text
+
+
+def test_the_json_output_has_every_field_its_documented_schema_requires(tmp_path, capsys):
+    """docs/sim-runs.schema.json (no jsonschema dependency: the required keys and constants are checked)."""
+    from pathlib import Path
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "sim-runs.schema.json").read_text())
+    main(["sim", "--scenario", "walk", "--duration-s", "2", "--json", "--out", str(tmp_path / "o")])
+    doc = json.loads(capsys.readouterr().out)
+    assert set(schema["required"]) <= set(doc) and doc["schema"] == schema["properties"]["schema"]["const"]
+    assert set(schema["properties"]["tally"]["required"]) <= set(doc["tally"])
+    summary = schema["$defs"]["summary"]
+    for run in doc["runs"]:
+        assert set(summary["required"]) <= set(run)
+        assert run["schema"] == summary["properties"]["schema"]["const"]

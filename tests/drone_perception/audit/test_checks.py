@@ -48,7 +48,7 @@ def test_good_run_passes_everything(runs, mavlink):
     assert standoff.worst_margin == pytest.approx(np.hypot(15, 6) - 10.0, abs=1e-6)
 
 
-@pytest.mark.parametrize(("violate", "invariant"), sorted(VIOLATIONS.items()))
+@pytest.mark.parametrize(("violate", "invariant"), sorted((k, v) for k, v in VIOLATIONS.items() if k != "crash"))
 def test_each_violation_fails_its_invariant(runs, violate, invariant):
     verdict = runs(violate)
     result = verdict.result(invariant)
@@ -94,7 +94,7 @@ def test_a_run_that_did_not_do_its_job_is_not_exercised_never_a_pass(runs, missi
 
 
 def test_a_failure_outranks_not_exercised(tmp_path):
-    path = write_fake_run(tmp_path / "x.mcap", violate="crash", mission="never_engaged", duration_s=6.0)
+    path = write_fake_run(tmp_path / "x.mcap", violate="standoff", mission="never_engaged", duration_s=12.0)
     verdict = run_checks(read_record(path))
     assert verdict.overall is Status.FAIL and verdict.exit_code == EXIT_FAIL
     assert verdict.result("exercised").status is not Status.PASS
@@ -107,17 +107,20 @@ def test_fake_run_rejects_an_unknown_mission(tmp_path):
 
 
 def test_crashed_run_is_never_a_pass(runs):
+    """A record cut short (no footer) cannot show what happened after the cut: unverifiable (exit 3), as the
+    README documents; never a pass."""
     verdict = runs("crash")
-    assert verdict.result("evidence").status is Status.FAIL
+    assert verdict.result("evidence").status is Status.UNVERIFIABLE
+    assert verdict.exit_code == EXIT_UNVERIFIABLE
     assert all(r.status is not Status.PASS for r in verdict.results)
     assert any("held over the part that could be read" in r.detail for r in verdict.results)
 
 
-def test_empty_file_is_unverifiable_everywhere_and_evidence_fails(tmp_path):
+def test_empty_file_is_unverifiable_everywhere(tmp_path):
     path = tmp_path / "empty.mcap"
     path.write_bytes(b"")
     verdict = run_checks(read_record(path))
-    assert verdict.result("evidence").status is Status.FAIL
+    assert verdict.result("evidence").status is Status.UNVERIFIABLE
     assert {r.status for r in verdict.results if r.key != "evidence"} == {Status.UNVERIFIABLE}
     assert any("empty" in p for p in verdict.problems)
 
@@ -131,7 +134,7 @@ def test_missing_meta_and_people_give_unverifiable_not_pass(tmp_path):
     assert verdict.exit_code in (EXIT_FAIL, EXIT_UNVERIFIABLE)
     for key in ("standoff", "no_commands_while_disengaged", "fence", "tether_or_sim", "allowlist"):
         assert verdict.result(key).status is Status.UNVERIFIABLE, key
-    assert verdict.result("evidence").status is Status.FAIL
+    assert verdict.result("evidence").status is Status.UNVERIFIABLE
 
 
 def test_missing_meta_but_closer_than_the_hard_floor_still_fails(tmp_path):

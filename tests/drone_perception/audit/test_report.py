@@ -55,7 +55,7 @@ def test_report_is_self_contained_with_every_plot_and_the_verdict_table(good, tm
 
 @pytest.mark.parametrize(
     ("case", "exit_code"),
-    [("good", EXIT_PASS), ("standoff", EXIT_FAIL), ("crash", EXIT_FAIL), ("no_config", EXIT_UNVERIFIABLE),
+    [("good", EXIT_PASS), ("standoff", EXIT_FAIL), ("crash", EXIT_UNVERIFIABLE), ("no_config", EXIT_UNVERIFIABLE),
      ("never_engaged", EXIT_NOT_EXERCISED), ("holds_only", EXIT_NOT_EXERCISED)],
 )
 def test_cli_exit_codes(good, tmp_path, capsys, case, exit_code):
@@ -75,15 +75,25 @@ def test_cli_exit_codes(good, tmp_path, capsys, case, exit_code):
     assert "audit of" in capsys.readouterr().out
 
 
-def test_empty_record_gives_a_report_that_claims_nothing(tmp_path):
-    empty = tmp_path / "empty.mcap"
-    empty.write_bytes(b"")
-    verdict = audit_record(empty, tmp_path / "r.html", None)
-    html = (tmp_path / "r.html").read_text()
-    assert verdict["overall"] == "fail" and verdict["invariants"]["evidence"]["status"] == "fail"
-    assert all(r["status"] != "pass" for r in verdict["invariants"].values())
-    assert "empty (0 bytes)" in html and "Not enough data in the record" in html
-    assert 'data-status="pass"' not in html
+@pytest.mark.parametrize(("name", "content"), [("empty.mcap", b""), ("random.mcap", bytes(range(256)) * 20),
+                                              ("flight.tlog", b"\xfd\x09\x00\x00" * 400)],
+                         ids=["empty", "random_bytes", "tlog_as_record"])
+def test_a_file_with_no_flight_record_is_exit_2_with_one_line(tmp_path, capsys, name, content):
+    """README: 2 when the record cannot be opened. Before, these gave 1 (FAIL) with a report claiming nothing."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    code = main(["audit", str(path), "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "holds no flight record" in err[0], err
+    if name.endswith(".tlog"):
+        assert "--tlog" in err[0]
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_report_that_cannot_be_written_is_exit_2_with_one_line(good, tmp_path, capsys):
+    code = main(["audit", str(good), "-o", str(tmp_path / "no" / "such" / "dir" / "r.html")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "r.html" in err[0], err
 
 
 def test_never_engaged_run_reports_not_exercised_not_pass(tmp_path):

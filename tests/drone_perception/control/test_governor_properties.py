@@ -172,10 +172,12 @@ def test_any_gate_gives_exact_zero(data: st.DataObject, cfgs: tuple[SafetyConfig
     # "no_command" (applied after it) replaces the NaN command: the input then has no command at all.
     effective = faults - {"nan_command"} if "no_command" in faults else faults
     if effective <= EVADING_FAULTS and out.safe.verdict is Verdict.LIMITED:
-        # Hold, but a person is too close or closing: the hold evades (see test_governor_evade.py).
+        # Hold, but a person is too close or closing: the hold evades (see test_governor_evade.py)
         assert out.engaged
         assert out.safe.limits_applied & (L.GATES & L.EVADING_GATES)
-        assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED}
+        # (or the vehicle is past the fence margin and the hold steers it back in, #12 item 6)
+        assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED, L.FENCE, L.TETHER, L.ALTITUDE_FLOOR,
+                                          L.ALTITUDE_CEILING}
         assert out.safe.command.yaw_rate_radps == 0.0
         return
     assert out.safe.verdict is Verdict.HOLD
