@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## demo: create the venv, install, run the default scenario in closed loop (writes record + audit report)
 demo: $(STAMP)
-	$(VENV)/bin/drone-perception sim --scenario walk --out runs/demo
+	$(VENV)/bin/drone-perception sim --scenario walk
 
 ## test: create the venv if needed, install, lint, type-check, fetch test photos, run the whole suite
 test: $(STAMP) lint typecheck testdata unit sitl
