@@ -28,8 +28,10 @@ from drone_perception.config.safety import FenceConfig
 from drone_perception.interfaces import NullRecorder, Recorder
 from drone_perception.record import topics
 from drone_perception.types import ModeRequest, OperatorInput, SafeCommand, VehicleState
+from firmware_bridge import crew_notices
 from firmware_bridge.allowlist import VELOCITY_YAW_RATE_TYPE_MASK, Allowlist
 from firmware_bridge.camera_tracking import CameraTrackingComponent, TrackingHandler
+from firmware_bridge.crew_notices import CrewNotices
 from firmware_bridge.dialects import Dialect, dialect_for
 from firmware_bridge.engagement import DeadmanConfig, Engagement
 from firmware_bridge.errors import BridgeError, LinkTimeout
@@ -92,6 +94,8 @@ class MavlinkBridge:
         self.engagement = Engagement(deadman, dialect.companion_mode)
         self._deadman = deadman
         self.camera = CameraTrackingComponent(link, tracking_handler) if tracking_handler is not None else None
+        #: What the crew is told in the ground station (STATUSTEXT) and the record.
+        self.notices = CrewNotices(link, self._recorder)
         self._mode_request_interval_s = mode_request_interval_s
         self._lock = threading.RLock()
         self._last_command_s: float | None = None
@@ -239,6 +243,11 @@ class MavlinkBridge:
         ok, reason = self.engagement.request_engage(now_s)
         self._recorder.record(topics.AUTOPILOT_EVENTS, now_s,
                               {"kind": "engage", "ok": ok, "reason": reason, "stamp_s": now_s})
+        if ok:
+            self.notices.forget("disengage")
+            self.notices.say("engage", crew_notices.INFO, "follow engaged", now_s)
+        else:
+            self.notices.say("engage", crew_notices.WARNING, f"follow refused: {reason}", now_s)
         return ok, reason
 
     def disengage(self, now_s: float, reason: str = "operator disengaged") -> None:
@@ -259,6 +268,10 @@ class MavlinkBridge:
     def _hold_now(self, now_s: float, kind: str, reason: str) -> None:
         log.warning("%s: %s -> hold", kind, reason)
         self._recorder.record(topics.AUTOPILOT_EVENTS, now_s, {"kind": kind, "reason": reason, "stamp_s": now_s})
+        if kind == "stall":
+            self.notices.say("stall", crew_notices.CRITICAL, f"stalled, hold+BRAKE: {reason}", now_s)
+        else:
+            self.notices.say("disengage", crew_notices.WARNING, f"follow off: {reason}", now_s)
         with self._lock:
             self._send_velocity((0.0, 0.0, 0.0), 0.0, now_s)
 

@@ -24,9 +24,11 @@ import numpy as np
 from drone_perception.camera_pose import camera_from_vehicle
 from drone_perception.config import StackConfig
 from drone_perception.config.safety import FenceConfig
+from drone_perception.control import limits as L
 from drone_perception.interfaces import Recorder
 from drone_perception.pipeline import PipelineOutput
-from drone_perception.types import CameraIntrinsics, CameraModel, SafeCommand, VehicleState
+from drone_perception.types import CameraIntrinsics, CameraModel, SafeCommand, VehicleState, Verdict
+from firmware_bridge import crew_notices
 from firmware_bridge.bridge import MavlinkBridge
 from firmware_bridge.camera_tracking import TrackingHandler
 from firmware_bridge.errors import BridgeError, LinkTimeout
@@ -79,6 +81,8 @@ class BridgeVehicleLink:
         self.status_period_s = status_period_s
         self._next_status_s = -math.inf
         self._link_down_since: float | None = None
+        self._locked: int | None = None
+        self._hold_reason: str | None = None
 
     def poll(self, now_s: float) -> VehicleState:
         state = self.bridge.poll(now_s)
@@ -102,6 +106,33 @@ class BridgeVehicleLink:
             raise LinkTimeout(f"autopilot link on {self.bridge.link.connection} dead for more than "
                               f"{self.link_dead_s:.1f} s (no heartbeat/telemetry): stopped")
 
+    def _tell_the_crew(self, output: PipelineOutput, now_s: float) -> None:
+        """STATUSTEXT on changes only: the lock acquired / lost, a hold while following and its reason, a
+        standoff or fence limit binding (see :mod:`firmware_bridge.crew_notices`)."""
+        notices = self.bridge.notices
+        locked = output.lock.track_id if output.lock.state.name == "LOCKED" else None
+        if locked != self._locked:
+            if locked is not None:
+                notices.forget("lock")
+                notices.say("lock", crew_notices.INFO, f"subject locked (track {locked})", now_s)
+            elif self._locked is not None:
+                notices.say("lock", crew_notices.WARNING, f"lock lost: {output.lock.reason}", now_s)
+            self._locked = locked
+        if not output.send:
+            return
+        safe = output.safe
+        if safe.verdict is Verdict.HOLD:
+            why = ", ".join(sorted(safe.limits_applied)) or "hold"
+            if why != self._hold_reason:
+                notices.say("hold", crew_notices.NOTICE, f"hold: {why}", now_s)
+                self._hold_reason = why
+        elif self._hold_reason is not None:
+            notices.forget("hold")
+            self._hold_reason = None
+        binding = sorted(safe.limits_applied & _CREW_LIMITS)
+        if binding:
+            notices.say("limit", crew_notices.NOTICE, "limit: " + ", ".join(binding), now_s)
+
     def camera(self, state: VehicleState) -> CameraModel | None:
         gimbal = getattr(self.bridge.telemetry, "gimbal", None)
         pitch = getattr(gimbal, "pitch_rad", None)
@@ -115,9 +146,15 @@ class BridgeVehicleLink:
         if output is not None and now_s >= self._next_status_s:
             self._next_status_s = now_s + self.status_period_s
             publish_tracking_status(self.bridge, output, self.intrinsics, now_s)
+        if output is not None:
+            self._tell_the_crew(output, now_s)
         if self.control and self.bridge.engagement.following:  # after a disengage silence is expected
             self.bridge.check_stall(now_s)
 
+
+
+#: Limits the crew is told about when they bind (people and the fence).
+_CREW_LIMITS = frozenset({L.STANDOFF, L.CLOSING_SPEED, L.FENCE, L.ALTITUDE_FLOOR, L.ALTITUDE_CEILING, L.TETHER})
 
 def open_bridge(config: StackConfig, connect: str, *, recorder: Recorder | None,
                 tracking_handler: TrackingHandler | None, clock: Callable[[], float] | None = None,

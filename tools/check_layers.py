@@ -22,7 +22,7 @@ from pathlib import Path
 PACKAGES = ("drone_perception", "sim", "firmware_bridge")
 #: (layer name, rank, module prefixes); a module belongs to the first entry whose prefix matches it.
 LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
-    ("cli", 3, ("drone_perception.cli",)),
+    ("cli", 3, ("drone_perception.cli", "drone_perception.__main__")),
     ("runners", 2, ("drone_perception.runners", "sim.runners")),
     ("firmware_bridge", 1, ("firmware_bridge",)),
     ("sim", 1, ("sim",)),
