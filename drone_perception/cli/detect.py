@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,7 +69,7 @@ def _parse_tiles(text: str) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from drone_perception.config.perception import DetectorConfig
-    from drone_perception.detect.factory import load_detector
+    from drone_perception.detect.factory import default_model_path, load_detector
     from drone_perception.detect.tiling import RoiTilingDetector, TilingConfig
     from drone_perception.types import CameraIntrinsics, CameraModel, Frame
 
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     tiled = RoiTilingDetector(base, TilingConfig(tile_grid=_parse_tiles(args.tiles)))  # type: ignore[arg-type]
     args.out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
+    t0 = time.monotonic()
 
     def detect(image: np.ndarray, stamp_s: float, seq: int) -> Detections:
         h, w = image.shape[:2]
@@ -90,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
         if not cap.isOpened():
             raise SourceError(f"cannot open video {src}")
         fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if args.max_frames:
+            total = min(total, args.max_frames) if total else args.max_frames
         writer = None
         i = 0
         try:
@@ -105,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
                 writer.write(_draw(image, det))
                 records.append(_record(src.name, i, det))
                 i += 1
+                if i % PROGRESS_EVERY == 0:
+                    _progress(f"{i}/{total or '?'} frames", t0)
         finally:
             cap.release()
             if writer is not None:
@@ -124,9 +133,33 @@ def run(args: argparse.Namespace) -> int:
             det = detect(still, 0.0, i)
             cv2.imwrite(str(args.out / (f.stem + "_detections.jpg")), _draw(still, det))
             records.append(_record(f.name, i, det))
-    (args.out / "detections.json").write_text(json.dumps(
-        {"input": str(src), "model": str(args.model or "default"), "confidence_threshold": args.conf,
-         "frames": records}, indent=1) + "\n")
+            if (i + 1) % PROGRESS_EVERY == 0:
+                _progress(f"{i + 1}/{len(files)} images", t0)
+    model = Path(args.model) if args.model else default_model_path()
+    out_json = args.out / "detections.json"
+    out_json.write_text(json.dumps(
+        {"schema": "drone-perception/detections/1", "input": str(src),
+         "model": {"path": str(model), "sha256": _sha256(model), "backend": args.backend},
+         "confidence_threshold": args.conf, "tiles": args.tiles, "frames": records}, indent=1) + "\n")
     n = sum(len(r.get("detections", [])) for r in records)
-    log.info("%d frame(s), %d detection(s) -> %s", len(records), n, args.out)
+    bad = sum("error" in r for r in records)
+    print(f"detect: {len(records)} frame(s), {n} detection(s)" + (f", {bad} undecodable" if bad else "")
+          + f" in {time.monotonic() - t0:.1f} s; model {model.name} (sha256 {_sha256(model)[:12]}); "
+          f"output: {out_json}")
     return 0
+
+
+#: A progress line on stderr every this many frames.
+PROGRESS_EVERY = 25
+
+
+def _progress(text: str, t0: float) -> None:
+    print(f"detect: {text} ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

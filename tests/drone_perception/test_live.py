@@ -178,3 +178,27 @@ def test_fence_without_the_altitude_floor_for_autopilots_that_lack_it(tmp_path: 
     assert params.get("FENCE_ENABLE") == 1 and not int(params.get("FENCE_TYPE")) & 8  # polygon + ceiling only
     assert params.get("FENCE_ALT_MIN") == pytest.approx(-10.0)  # never written
     assert sim_vehicle.vehicle.ap.fence.inclusion_polygons
+
+
+def test_every_live_run_records_by_default_and_never_overwrites(tmp_path: Path, sim_vehicle: Any,
+                                                                monkeypatch: Any, capsys: Any) -> None:
+    """#14: `run` without --record wrote no evidence; a second run with the same --record overwrote the first."""
+    from drone_perception.cli import main
+    from drone_perception.runners import live
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(live, "load_detector", lambda cfg: BoxDetector(), raising=False)
+    import drone_perception.detect as detect_pkg
+
+    monkeypatch.setattr(detect_pkg, "load_detector", lambda cfg: BoxDetector())
+    port = sim_vehicle.vehicle.local_address[1]
+    video = _video(tmp_path / "clip.avi", 5)
+    argv = ["run", "--connect", f"udpout:127.0.0.1:{port}", "--source", str(video), "--connect-timeout", "5"]
+    assert main(argv) == 0
+    records = list((tmp_path / "runs" / "live").glob("*.mcap"))
+    assert len(records) == 1 and records[0].stat().st_size > 0
+    assert f"record: {records[0].relative_to(tmp_path)}" in capsys.readouterr().out
+    given = tmp_path / "flight.mcap"
+    given.write_bytes(b"earlier evidence")
+    assert main([*argv, "--record", str(given)]) == 2
+    assert "never overwritten" in capsys.readouterr().err and given.read_bytes() == b"earlier evidence"

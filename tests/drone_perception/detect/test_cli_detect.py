@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,6 +32,23 @@ def test_detect_directory_writes_annotations_and_json(tmp_path, model):
     assert len(by["bright.png"]["detections"]) == 1 and by["dark.png"]["detections"] == []
     assert "error" in by["broken.jpg"]
     assert (out / "bright_detections.jpg").is_file()
+    # #14: the model's path and sha256 (not "default"), and a summary without -v
+    import hashlib
+
+    assert data["model"]["path"] == model
+    assert data["model"]["sha256"] == hashlib.sha256(Path(model).read_bytes()).hexdigest()
+    assert data["schema"] == "drone-perception/detections/1"
+
+
+def test_detect_prints_a_summary_and_progress(tmp_path, model, capsys):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for k in range(30):
+        cv2.imwrite(str(src / f"f{k:02d}.png"), np.full((32, 48, 3), 255, np.uint8))
+    assert main(["detect", str(src), "--out", str(tmp_path / "o"), "--model", model]) == 0
+    captured = capsys.readouterr()
+    assert "detect: 30 frame(s), 30 detection(s)" in captured.out and "sha256" in captured.out
+    assert "25/30 images" in captured.err
 
 
 def test_detect_video_stops_cleanly_at_the_end(tmp_path, model):
