@@ -51,7 +51,8 @@ from drone_perception.detect.postprocess import box_iou  # noqa: E402
 from drone_perception.detect.tiling import RoiTilingDetector, TilingConfig  # noqa: E402
 from drone_perception.types import CameraIntrinsics, CameraModel, Frame  # noqa: E402
 
-MODELS = {"yolov3-tiny": ROOT / "models/yolov3_tiny_person.onnx",
+MODELS = {"yolox-nano": ROOT / "models/yolox_nano_person_960x544.onnx",
+          "yolov3-tiny": ROOT / "models/yolov3_tiny_person.onnx",
           "ssdlite": ROOT / "models/ssdlite_mobilenet_v2_person.onnx"}
 PHOTOS = ROOT / "tests/data/.cache"
 LABELS = ROOT / "tests/data/labels.json"

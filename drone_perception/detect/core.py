@@ -13,8 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from drone_perception.detect.model_spec import ModelSpec
-from drone_perception.detect.postprocess import decode_darknet_yolo, decode_tf_ssd, decode_ultralytics, nms
-from drone_perception.detect.preprocess import Letterbox, check_image, letterbox, letterbox_uint8_nhwc
+from drone_perception.detect.postprocess import (
+    decode_darknet_yolo,
+    decode_tf_ssd,
+    decode_ultralytics,
+    decode_yolox,
+    nms,
+)
+from drone_perception.detect.preprocess import (
+    Letterbox,
+    check_image,
+    letterbox,
+    letterbox_bgr255_topleft,
+    letterbox_uint8_nhwc,
+)
 from drone_perception.errors import InvalidValueError
 from drone_perception.types import Detections, Frame
 
@@ -63,6 +75,8 @@ class DetectorCore:
     def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         if self.spec.layout == "nhwc_uint8":
             return letterbox_uint8_nhwc(image_bgr, self.spec.input_wh_px)
+        if self.spec.layout == "nchw_bgr255":
+            return letterbox_bgr255_topleft(image_bgr, self.spec.input_wh_px, self.spec.pad_value)
         return letterbox(image_bgr, self.spec.input_wh_px, self.spec.pad_value)
 
     def decode(self, outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +86,8 @@ class DetectorCore:
             return decode_darknet_yolo(outputs, s.heads, thr)
         if s.kind == "ultralytics":
             return decode_ultralytics(outputs[0], s.person_class, thr)
+        if s.kind == "yolox":
+            return decode_yolox(outputs[0], s.input_wh_px, s.strides, s.person_class, thr)
         named = dict(zip(s.output_names, outputs))
         return decode_tf_ssd(named["detection_boxes:0"], named["detection_scores:0"],
                              named["detection_classes:0"], s.person_class, s.input_wh_px, thr)

@@ -15,7 +15,7 @@ from drone_perception.interfaces import Detector
 log = logging.getLogger(__name__)
 
 #: Shipped default (TensorRT-friendly yolov3-tiny, person head only); see models/MODEL_CARD.md.
-DEFAULT_MODEL_NAME = "yolov3_tiny_person.onnx"
+DEFAULT_MODEL_NAME = "yolox_nano_person_960x544.onnx"
 
 
 #: Environment variable naming a folder that holds the shipped models (searched first).

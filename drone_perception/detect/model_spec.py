@@ -6,7 +6,10 @@ Three layouts are understood (``ModelSpec.kind``):
   ``dp_heads`` metadata;
 * ``ultralytics`` -- any ultralytics-exported YOLOv8/11 detect ONNX: output [1, 4 + nc, anchors]
   (or end-to-end [1, N, 6]); class names from ``names`` and input size from ``imgsz`` metadata;
-* ``tf-ssd`` -- a TensorFlow Object Detection API SSD (uint8 NHWC input, normalised yxyx boxes).
+* ``tf-ssd`` -- a TensorFlow Object Detection API SSD (uint8 NHWC input, normalised yxyx boxes);
+* ``yolox`` -- a Megvii YOLOX export (the shipped default, ``tools/convert_yolox.py``): BGR 0..255 input placed
+  in the top-left corner, output [1, N, 5 + nc] of raw grid offsets over strides 8/16/32, score = objectness x
+  class probability. Recognised by ``dp_format=yolox`` metadata, or by that output shape.
 
 The spec is pure data, shared by the ONNX Runtime and TensorRT backends.
 """
@@ -35,8 +38,9 @@ class TensorInfo:
 class ModelSpec:
     """Input layout and output decoding of one detector model.
 
-    ``input_wh_px``: network input (width, height) in pixels. ``layout``: "nchw_float" (RGB in [0, 1])
-    or "nhwc_uint8" (RGB 0..255). ``pad_value``: letterbox fill in [0, 1].
+    ``input_wh_px``: network input (width, height) in pixels. ``layout``: "nchw_float" (RGB in [0, 1]),
+    "nhwc_uint8" (RGB 0..255) or "nchw_bgr255" (BGR 0..255, top-left placement). ``pad_value``: letterbox fill
+    in [0, 1]. ``strides``: the grid strides of a ``yolox`` output.
     """
 
     kind: str
@@ -48,6 +52,7 @@ class ModelSpec:
     person_class: int
     pad_value: float
     heads: tuple[YoloHead, ...] = ()
+    strides: tuple[int, ...] = ()
 
 
 def _parse_names(raw: str | None) -> dict[int, str]:
@@ -86,6 +91,14 @@ def _person_class(names: Mapping[int, str], num_classes: int | None) -> int:
     if num_classes == 1 or len(names) == 1:
         return next(iter(names), 0)
     raise ModelError(f"model has no 'person' class (names: {dict(list(names.items())[:10])}...)")
+
+
+def _looks_like_yolox(outputs: Sequence[TensorInfo], wh: tuple[int, int]) -> bool:
+    """One output [1, N, 85] with N the anchor count of strides 8/16/32 at this input: a YOLOX export."""
+    if len(outputs) != 1 or len(outputs[0].shape) != 3:
+        return False
+    _, n, c = outputs[0].shape
+    return n == sum((wh[0] // s) * (wh[1] // s) for s in (8, 16, 32)) and c == 85
 
 
 def _static_hw(shape: Shape, h_axis: int, w_axis: int) -> tuple[int, int] | None:
@@ -152,6 +165,18 @@ def spec_from_model(
                 raise ModelError(f"output {h.output!r}: expected shape {want}, got {list(o.shape)}")
         return ModelSpec("darknet-yolo", inp.name, wh, "nchw_float", tuple(h.output for h in heads),
                          names or {0: "person"}, 0, float(meta.get("dp_letterbox_pad", 0.5)), heads)
+    if fmt == "yolox" or _looks_like_yolox(outputs, wh):
+        strides = tuple(int(s) for s in meta.get("dp_strides", "8,16,32").split(","))
+        anchors = sum((wh[0] // s) * (wh[1] // s) for s in strides)
+        o = outputs[0] if outputs else None
+        if o is None or len(o.shape) != 3 or (isinstance(o.shape[1], int) and o.shape[1] != anchors):
+            raise ModelError(f"yolox model: expected an output [1, {anchors}, 5 + classes] for input {wh} (w, h), "
+                             f"got {[list(x.shape) for x in outputs]}")
+        width = o.shape[2]
+        n_cls = width - 5 if isinstance(width, int) else None
+        coco = names or {0: "person"}
+        return ModelSpec("yolox", inp.name, wh, "nchw_bgr255", (o.name,), coco, _person_class(coco, n_cls),
+                         114.0 / 255.0, (), strides)
     if len(outputs) < 1 or len(outputs[0].shape) != 3:
         shapes = [list(o.shape) for o in outputs]
         raise ModelError(f"expected an ultralytics detect output [1, 4+nc, anchors]; got outputs {shapes}")

@@ -7,6 +7,7 @@ letterbox is undone). NMS is never inside the model graphs (TensorRT-friendly); 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,6 +87,42 @@ def decode_ultralytics(
     cx, cy, w, h = o[0, idx], o[1, idx], o[2, idx], o[3, idx]
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     return xyxy.astype(np.float32), score[idx].astype(np.float32)
+
+
+def decode_yolox(output: np.ndarray, input_wh_px: tuple[int, int], strides: Sequence[int], person_class: int,
+                 conf_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """YOLOX output [1, N, 5 + nc]: per grid cell (strides in order, row-major) raw (dx, dy, log w, log h,
+    objectness, class probabilities...), already sigmoid-ed where YOLOX exports them so. Box centre =
+    (cell + d) * stride, size = exp(log) * stride; score = objectness x P(person)."""
+    o = np.asarray(output)
+    if o.ndim == 3:
+        o = o[0]
+    if o.ndim != 2 or o.shape[1] < 5 + person_class + 1:
+        raise ModelError(f"yolox output: expected [N, 5 + classes] with class {person_class}, got {list(o.shape)}")
+    score = o[:, 4] * o[:, 5 + person_class]
+    keep = np.flatnonzero(score >= conf_threshold)
+    if keep.size == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    grid, stride = _yolox_grid(input_wh_px, tuple(strides))
+    if grid.shape[0] != o.shape[0]:
+        raise ModelError(f"yolox output has {o.shape[0]} cells; input {input_wh_px} with strides {strides} "
+                         f"has {grid.shape[0]}")
+    p, g, st = o[keep], grid[keep], stride[keep]
+    cxy = (p[:, :2] + g) * st
+    wh = np.exp(np.clip(p[:, 2:4], -10.0, 10.0)) * st
+    xyxy = np.concatenate([cxy - wh / 2.0, cxy + wh / 2.0], axis=1).astype(np.float32)
+    return xyxy, score[keep].astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _yolox_grid(input_wh_px: tuple[int, int], strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    cells, steps = [], []
+    for s in strides:
+        gw, gh = input_wh_px[0] // s, input_wh_px[1] // s
+        xv, yv = np.meshgrid(np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32))
+        cells.append(np.stack([xv.ravel(), yv.ravel()], axis=1))
+        steps.append(np.full((gw * gh, 1), float(s), np.float32))
+    return np.concatenate(cells), np.concatenate(steps)
 
 
 def decode_tf_ssd(

@@ -84,6 +84,22 @@ def letterbox(
     return tensor, info
 
 
+def letterbox_bgr255_topleft(image_bgr: np.ndarray, dst_wh_px: tuple[int, int],
+                             pad_value: float = 114.0 / 255.0) -> tuple[np.ndarray, Letterbox]:
+    """YOLOX-style input: scaled keeping the aspect ratio into the top-left corner, padded with ``pad_value``
+    (in [0, 1]; 114/255 as YOLOX trains), float32 NCHW **BGR** in 0..255 (no normalisation)."""
+    img = check_image(image_bgr)
+    w, h = img.shape[1], img.shape[0]
+    dw, dh = dst_wh_px
+    scale = min(dw / w, dh / h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    info = Letterbox((w, h), (dw, dh), scale_x=nw / w, scale_y=nh / h, pad_x_px=0.0, pad_y_px=0.0)
+    canvas = np.full((dh, dw, 3), round(pad_value * 255.0), dtype=np.uint8)
+    canvas[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    tensor = np.ascontiguousarray(canvas.transpose(2, 0, 1))[None].astype(np.float32)
+    return tensor, info
+
+
 def letterbox_uint8_nhwc(image_bgr: np.ndarray, dst_wh_px: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
     """Like :func:`letterbox` but returns a uint8 NHWC RGB tensor (TensorFlow-style SSD inputs)."""
     img = check_image(image_bgr)

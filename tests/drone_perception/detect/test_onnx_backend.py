@@ -102,4 +102,5 @@ def test_detect_rejects_non_frame(tmp_path):
 
 def test_default_model_is_shipped_and_loads():
     det = load_detector(DetectorConfig())
-    assert det.spec.kind == "darknet-yolo" and det.spec.input_wh_px == (416, 416)  # type: ignore[attr-defined]
+    assert det.spec.kind == "yolox" and det.spec.input_wh_px == (960, 544)  # type: ignore[attr-defined]
+    assert det.spec.layout == "nchw_bgr255" and det.spec.person_class == 0  # type: ignore[attr-defined]

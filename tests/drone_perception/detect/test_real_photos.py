@@ -19,7 +19,8 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 CACHE = DATA / ".cache"
 LABELS = json.loads((DATA / "labels.json").read_text())
 PHOTOS = sorted(k for k in LABELS if not k.startswith("_"))
-MODELS = {"yolov3-tiny": default_model_path(), "ssdlite": models_dir() / "ssdlite_mobilenet_v2_person.onnx"}
+MODELS = {"yolox-nano": default_model_path(), "yolov3-tiny": models_dir() / "yolov3_tiny_person.onnx",
+          "ssdlite": models_dir() / "ssdlite_mobilenet_v2_person.onnx"}
 
 
 def _photo(name: str) -> np.ndarray:
@@ -39,8 +40,9 @@ def detector(request):
 
 
 # Known misses, measured and documented in models/MODEL_CARD.md (not hidden): yolov3-tiny does not
-# see the astronaut (a close-up in a space suit) and boxes only the torso of the left man in zidane.jpg.
-KNOWN_MISSES = {("yolov3-tiny", "astronaut.png", 0), ("yolov3-tiny", "zidane.jpg", 0)}
+# see the astronaut (a close-up in a space suit) and boxes only the torso of the left man in zidane.jpg;
+# YOLOX-nano boxes that man without his stretched arm (IoU 0.48 with the label, which includes the hand).
+KNOWN_MISSES = {("yolov3-tiny", "astronaut.png", 0), ("yolov3-tiny", "zidane.jpg", 0), ("yolox-nano", "zidane.jpg", 0)}
 
 
 @pytest.mark.parametrize("photo", PHOTOS)
