@@ -119,7 +119,8 @@ class Engagement:
         if not self.armed:
             return "vehicle disarmed"
         if self.mode != self._companion_mode:
-            return f"mode is {self.mode}, not {self._companion_mode} (selected by the pilot)"
+            return (f"mode is {self.mode}, not {self._companion_mode} (changed by the pilot or by the autopilot: "
+                    "a failsafe or its fence)")
         return self.deadman_problem(now_s)
 
     def request_engage(self, now_s: float) -> tuple[bool, str]:
