@@ -38,7 +38,9 @@ class AutopilotEvent:
     """``log_time_s``: the autopilot log's own clock (tlog: Unix time; ulog: seconds since boot)."""
 
     log_time_s: float
-    kind: str  # armed | disarmed | mode | fence_breach | failsafe | command_timeout | arm_request | statustext
+    #: armed | disarmed | mode | fence_breach | failsafe | command_timeout | arm_request | prearm_failure |
+    #: statustext
+    kind: str
     text: str
 
 
@@ -58,6 +60,8 @@ class AutopilotLog:
 
 def _classify_text(text: str) -> str:
     low = text.lower()
+    if low.startswith(("prearm", "pre-arm", "preflight fail")) or "prearm" in low[:12]:
+        return "prearm_failure"  # "PreArm: Throttle below Failsafe" is a pre-arm check, not a failsafe
     if ("offboard" in low and ("lost" in low or "timeout" in low)) or "guided timeout" in low:
         return "command_timeout"
     if "fence" in low and ("breach" in low or "violat" in low):
@@ -269,13 +273,33 @@ def align_to_record(ap: AutopilotLog, log: FlightLog | None) -> Alignment:
     return Alignment(None, "not aligned: no shared event and no common clock")
 
 
+#: Slack (s) around the record's span within which an aligned autopilot log still counts as the same flight.
+OVERLAP_SLACK_S = 120.0
+
+
+def overlap_problem(ap: AutopilotLog, log: FlightLog | None, al: Alignment) -> str | None:
+    """Why the autopilot log is not the record's flight (its events, aligned, fall outside the record's time
+    span), or None when it overlaps or cannot be placed."""
+    span = log.time_span_s if log is not None else None
+    if span is None or al.offset_s is None or not ap.events:
+        return None
+    first, last = ap.events[0].log_time_s + al.offset_s, ap.events[-1].log_time_s + al.offset_s
+    if last < span[0] - OVERLAP_SLACK_S or first > span[1] + OVERLAP_SLACK_S:
+        return (f"the autopilot log's events fall at record time {first:.0f}..{last:.0f} s, outside the flight "
+                f"record's {span[0]:.0f}..{span[1]:.0f} s: it is probably another flight, and its events are not "
+                "counted")
+    return None
+
+
 def autopilot_section(ap: AutopilotLog, log: FlightLog | None) -> dict[str, Any]:
-    """The verdict's ``autopilot`` entry (JSON-compatible)."""
+    """The verdict's ``autopilot`` entry (JSON-compatible). An autopilot log that does not overlap the record in
+    time is flagged (``overlaps_record`` False, a problem) and its events are not counted in the summary."""
     al = align_to_record(ap, log)
+    mismatch = overlap_problem(ap, log, al)
     counts: dict[str, int] = {}
-    for e in ap.events:
+    for e in ([] if mismatch else ap.events):
         counts[e.kind] = counts.get(e.kind, 0) + 1
-    arm_by = [e.text for e in ap.events if e.kind == "arm_request"]
+    arm_by = [] if mismatch else [e.text for e in ap.events if e.kind == "arm_request"]
     summary: dict[str, Any] = {k: v for k, v in counts.items() if k != "statustext"}
     if arm_by:
         summary["first arm request"] = arm_by[0]
@@ -287,7 +311,8 @@ def autopilot_section(ap: AutopilotLog, log: FlightLog | None) -> dict[str, Any]
         "supported_vehicle": ap.supported_vehicle,
         "alignment": al.how + (f" (offset {al.offset_s:+.3f} s)" if al.offset_s is not None else ""),
         "offset_s": al.offset_s,
-        "problems": list(ap.problems),
+        "problems": list(ap.problems) + ([mismatch] if mismatch else []),
+        "overlaps_record": None if log is None or al.offset_s is None else mismatch is None,
         "summary": summary,
         "events": [
             {"log_time_s": e.log_time_s, "record_time_s": (e.log_time_s + al.offset_s) if al.offset_s is not None

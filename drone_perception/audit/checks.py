@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -250,4 +251,20 @@ def run_checks(log: FlightLog) -> AuditVerdict:
     results = [downgrade_if_partial(r, partial) for r in results]
     results.append(check_evidence(log, ctx))
     return AuditVerdict(record=str(log.path), results=tuple(results), problems=log.problems,
-                        span_s=log.time_span_s, record_complete=log.complete)
+                        span_s=log.time_span_s, record_complete=log.complete, provenance=_provenance(ctx.meta))
+
+
+def _provenance(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """What produced the run, as the record says (stack version and commit, config sha256, model sha256, seed,
+    scenario, autopilot), and the version of the audit itself."""
+    from drone_perception.version import version_text
+
+    m = meta or {}
+    run = dict(m.get("provenance") or {})
+    for key in ("seed", "scenario", "link", "autopilot", "source"):
+        if m.get(key) is not None:
+            run[key] = m[key]
+    if not run:
+        run["record"] = "no provenance in the record (older than this stack version, or /meta missing)"
+    run["audited_by"] = version_text()
+    return run

@@ -99,6 +99,8 @@ class AuditVerdict:
     span_s: tuple[float, float] | None = None
     record_complete: bool = False
     autopilot: dict[str, Any] = field(default_factory=dict)
+    #: What produced the run (from the record's /meta) and what audited it.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def overall(self) -> Status:
@@ -134,4 +136,5 @@ class AuditVerdict:
             "problems": list(self.problems),
             "invariants": {r.key: r.to_dict() for r in self.results},
             "autopilot": self.autopilot,
+            "provenance": self.provenance,
         }

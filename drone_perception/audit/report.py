@@ -51,7 +51,19 @@ def render_html(log: FlightLog, verdict: AuditVerdict) -> str:
         plots=all_plots(log, ctx),
         autopilot=verdict.autopilot or None,
         recorded_events=recorded_events,
+        provenance=_flat(data.get("provenance") or {}),
     )
+
+
+def _flat(prov: dict[str, Any]) -> dict[str, Any]:
+    """Provenance as one level of key -> value for the report's header line."""
+    out: dict[str, Any] = {}
+    for k, v in prov.items():
+        if isinstance(v, dict):
+            out.update({f"{k} {kk}": vv for kk, vv in v.items() if vv is not None})
+        elif v is not None:
+            out[k] = v
+    return out
 
 
 def write_report(log: FlightLog, verdict: AuditVerdict, html_path: str | Path | None,

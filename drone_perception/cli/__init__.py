@@ -12,13 +12,11 @@ import argparse
 import importlib
 import logging
 import re
-import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from drone_perception import __version__
 from drone_perception.errors import DronePerceptionError
+from drone_perception.version import version_text
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +58,6 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
-
-
-def version_text() -> str:
-    """``drone-perception 0.1.0 (commit abc1234)``; the commit only from a git checkout."""
-    commit = source_commit()
-    return f"drone-perception {__version__}" + (f" (commit {commit})" if commit else "")
-
-
-def source_commit() -> str | None:
-    """Short commit (with ``+dirty`` for local changes) of the checkout this package runs from, if any."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return None
-    try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha + ("+dirty" if dirty else "") if sha else None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from drone_perception.audit.api import audit_record
+from drone_perception.audit.api import audit_autopilot_log, audit_record
+from drone_perception.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("audit", help="safety-audit a flight record: HTML report + JSON verdict "
                        "(exit 0 pass, 1 an invariant failed, 3 some are unverifiable, 4 not exercised: the run "
                        "never engaged or sent no motion setpoint, 2 the record cannot be opened)")
-    p.add_argument("record", type=Path, help="flight record (.mcap)")
+    p.add_argument("record", type=Path, help="flight record (.mcap); or an autopilot log (.tlog / .ulg) alone for "
+                   "the autopilot's evidence (arming and by whom, modes, fence, failsafes, pre-arm failures)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="HTML report to write (default: RECORD with .html)")
     p.add_argument("--json", type=Path, default=None, dest="json_path", help="JSON verdict to write")
@@ -32,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     report = args.output if args.output is not None else args.record.with_suffix(".html")
+    if args.record.suffix.lower() in (".tlog", ".ulg"):
+        return _autopilot_only(args, report)
     verdict = audit_record(args.record, report, args.json_path, tlog=args.tlog, ulog=args.ulog)
     print(f"audit of {args.record}: {verdict['overall'].replace('_', ' ').upper()}")
     for key, r in verdict["invariants"].items():
@@ -42,3 +46,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"  problem: {p}")
     print(f"report: {report}" + (f"  verdict: {args.json_path}" if args.json_path else ""))
     return int(verdict["exit_code"])
+
+
+def _autopilot_only(args: argparse.Namespace, report: Path) -> int:
+    """``audit FLIGHT.tlog`` (or ``.ulg``) alone: the autopilot's evidence; exit 0 when it could be read."""
+    if args.tlog or args.ulog:
+        raise ConfigError("--tlog/--ulog go beside the stack's record; here the autopilot log is the input")
+    data = audit_autopilot_log(args.record, report, args.json_path)
+    ap = data["autopilot"]
+    print(f"autopilot evidence from {args.record} ({ap['autopilot']}, {ap['vehicle_type']}): no charter verdict "
+          "without the stack's record")
+    for k, v in ap["summary"].items():
+        print(f"  {k}: {v}")
+    for p in ap["problems"]:
+        print(f"  problem: {p}")
+    print(f"report: {report}" + (f"  evidence: {args.json_path}" if args.json_path else ""))
+    return 0

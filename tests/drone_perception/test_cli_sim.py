@@ -197,3 +197,17 @@ def test_the_json_output_has_every_field_its_documented_schema_requires(tmp_path
     for run in doc["runs"]:
         assert set(summary["required"]) <= set(run)
         assert run["schema"] == summary["properties"]["schema"]["const"]
+
+
+def test_every_verdict_and_report_carries_its_provenance(tmp_path, capsys):
+    """#14: stack version and commit, the config's sha256, the model's sha256, the seed: in the record, the
+    JSON verdict and the HTML report."""
+    out = tmp_path / "p"
+    main(["sim", "--scenario", "walk", "--duration-s", "2", "--seed", "3", "--out", str(out)])
+    verdict = json.loads((out / "walk" / "verdict.json").read_text())
+    prov = verdict["provenance"]
+    assert prov["stack_version"] and len(prov["config_sha256"]) == 64 and prov["seed"] == 3
+    assert prov["scenario"] == "walk" and len(prov["model"]["sha256"]) == 64
+    assert prov["audited_by"].startswith("drone-perception ")
+    html = (out / "walk" / "report.html").read_text()
+    assert 'id="provenance"' in html and prov["config_sha256"] in html

@@ -142,3 +142,38 @@ def test_tlog_is_aligned_on_the_shared_arm_event_and_lands_in_the_report(tmp_pat
     assert armed["record_time_s"] == pytest.approx(0.0, abs=1e-6)
     text = html.read_text()
     assert 'id="autopilot-events"' in text and "arm requested by system 255 component 190" in text
+
+
+def test_a_pre_arm_message_is_a_pre_arm_failure_not_a_failsafe(tmp_path):
+    """#14: "PreArm: Throttle below Failsafe" was counted as a failsafe."""
+    tlog = tmp_path / "prearm.tlog"
+    write_tlog(tlog, [(T0_S, 1, 1, hb(mav2.MAV_TYPE_QUADROTOR, CUSTOM, 0, mav2.MAV_STATE_STANDBY)),
+                      (T0_S + 1, 1, 1, mav2.MAVLink_statustext_message(mav2.MAV_SEVERITY_CRITICAL,
+                                                                       b"PreArm: Throttle below Failsafe"))])
+    kinds = [e.kind for e in read_tlog(tlog).events]
+    assert "prearm_failure" in kinds and "failsafe" not in kinds
+
+
+def test_an_autopilot_log_of_another_flight_is_flagged_and_not_counted(tmp_path):
+    """#14: an unrelated flight's --tlog (years apart) gave PASS with no warning. Without a shared arm or mode
+    event the logs are aligned by wall clock, and the tlog's events then fall years outside the record."""
+    record = write_fake_run(tmp_path / "r.mcap", duration_s=6.0)
+    tlog = tmp_path / "other.tlog"
+    rows = [(T0_S + k, 1, 1, hb(mav2.MAV_TYPE_QUADROTOR, CUSTOM, 5, mav2.MAV_STATE_CRITICAL)) for k in range(5)]
+    write_tlog(tlog, rows)  # 2023, LOITER, a failsafe state: nothing shared with the record
+    verdict = audit_record(record, None, None, tlog=tlog)
+    ap = verdict["autopilot"]
+    assert ap["overlaps_record"] is False and any("another flight" in p for p in ap["problems"]), ap
+    assert "failsafe" not in ap["summary"]
+
+
+def test_an_autopilot_log_alone_gives_the_autopilots_evidence(tmp_path, capsys):
+    from drone_perception.cli import main
+
+    tlog = tmp_path / "flight.tlog"
+    write_tlog(tlog, copter_rows())
+    code = main(["audit", str(tlog), "-o", str(tmp_path / "ap.html"), "--json", str(tmp_path / "ap.json")])
+    out = capsys.readouterr().out
+    assert code == 0 and "no charter verdict" in out and "fence_breach" in out
+    assert "arm requested by system 255 component 190" in out
+    assert 'id=autopilot-events' in (tmp_path / "ap.html").read_text()
