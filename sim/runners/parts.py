@@ -58,7 +58,7 @@ class SimulatedDetections:
     def __init__(self, world: World, rng: np.random.Generator, params: DetectionModelParams | None = None) -> None:
         self.world = world
         self.rng = rng
-        self.params = params or DetectionModelParams()
+        self.params = params or DetectionModelParams.calibrated(world.intrinsics.size_wh_px[0])
         self._subject_in_view = False
 
     def sense(self, now_s: float) -> Sensed:

@@ -42,19 +42,37 @@ NEAR_PLANE_M = 0.2
 PERSON_CLASS_ID = 0
 
 
+#: The shipped default detector (YOLOX-nano at 960x544, score 0.35) fitted to its measured recall by person
+#: height on real imagery (MOT17-mini, 534 people at least half visible; models/MODEL_CARD.md,
+#: models/sim_profile_fit.json), in the detector's *input* pixels: nothing under ``MIN`` px is found, the miss
+#: probability is ``AT_MIN`` there and falls as ``exp(-(h - MIN) / SCALE)`` to ``FLOOR``. A camera frame of
+#: width W reaches the network scaled by 960 / W, so these become image pixels by W / 960.
+CALIBRATED_INPUT_PX = {"min_box_height": 25.0, "miss_prob_at_min_height": 0.66, "miss_height_scale": 29.0}
+CALIBRATED_MISS_FLOOR = 0.01
+#: Background false positives per frame (people-shaped boxes away from any person): 4 of the 47 false
+#: positives at score 0.5 on the 39 frames (the others were duplicate or group boxes on people).
+CALIBRATED_FALSE_POSITIVES_PER_FRAME = 0.1
+#: Network input width of the shipped default (px).
+DEFAULT_DETECTOR_INPUT_WIDTH_PX = 960
+
+
 @dataclass(frozen=True)
 class DetectionModelParams:
-    """Detection-noise model. Raising a miss probability or the FP rate makes perception harder."""
+    """Detection-noise model. Raising a miss probability or the FP rate makes perception harder.
 
-    min_box_height_px: float = 10.0
-    miss_prob_floor: float = 0.02
-    miss_prob_at_min_height: float = 0.6
-    miss_height_scale_px: float = 25.0
+    The defaults are the shipped detector's calibrated profile for a 1280 px wide camera (the default camera):
+    :meth:`calibrated` gives it for another width. :meth:`optimistic` is the profile used before it was
+    calibrated (a detector missing ~2 % of people above 60 px), kept for comparison only."""
+
+    min_box_height_px: float = CALIBRATED_INPUT_PX["min_box_height"] * 1280 / DEFAULT_DETECTOR_INPUT_WIDTH_PX
+    miss_prob_floor: float = CALIBRATED_MISS_FLOOR
+    miss_prob_at_min_height: float = CALIBRATED_INPUT_PX["miss_prob_at_min_height"]
+    miss_height_scale_px: float = CALIBRATED_INPUT_PX["miss_height_scale"] * 1280 / DEFAULT_DETECTOR_INPUT_WIDTH_PX
     occlusion_drop_threshold: float = 0.6
     occlusion_miss_gain: float = 0.8
     min_visible_fraction: float = 0.35
     box_jitter_rel: float = 0.03
-    false_positives_per_frame: float = 0.05
+    false_positives_per_frame: float = CALIBRATED_FALSE_POSITIVES_PER_FRAME
     fp_height_range_px: tuple[float, float] = (20.0, 160.0)
     fp_confidence_range: tuple[float, float] = (0.15, 0.6)
     confidence_max: float = 0.92
@@ -80,6 +98,23 @@ class DetectionModelParams:
             lo, hi = getattr(self, name)
             if not (0.0 < lo <= hi):
                 raise InvalidValueError(f"DetectionModelParams.{name}: expected 0 < low <= high, got {(lo, hi)!r}")
+
+    @classmethod
+    def calibrated(cls, image_width_px: int, **overrides: float) -> DetectionModelParams:
+        """The shipped detector's measured profile for a camera ``image_width_px`` wide (see
+        ``CALIBRATED_INPUT_PX``)."""
+        k = float(image_width_px) / DEFAULT_DETECTOR_INPUT_WIDTH_PX
+        c = CALIBRATED_INPUT_PX
+        base = {"min_box_height_px": c["min_box_height"] * k, "miss_prob_at_min_height": c["miss_prob_at_min_height"],
+                "miss_height_scale_px": c["miss_height_scale"] * k, "miss_prob_floor": CALIBRATED_MISS_FLOOR,
+                "false_positives_per_frame": CALIBRATED_FALSE_POSITIVES_PER_FRAME}
+        return cls(**{**base, **overrides})  # type: ignore[arg-type]
+
+    @classmethod
+    def optimistic(cls) -> DetectionModelParams:
+        """The uncalibrated profile of the first build (2 % misses above ~60 px): not the shipped detector."""
+        return cls(min_box_height_px=10.0, miss_prob_floor=0.02, miss_prob_at_min_height=0.6,
+                   miss_height_scale_px=25.0, false_positives_per_frame=0.05)
 
     def miss_probability(self, box_height_px: float, occluded_share: float) -> float:
         """Probability (0..1) that a visible person with this box height and occluded share is missed."""
