@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "drone_perception.cli.detect",
     "drone_perception.cli.export",
     "drone_perception.cli.run",
+    "drone_perception.cli.campaign",
 )
 #: Exit status of an unexpected internal error (BSD sysexits EX_SOFTWARE).
 EXIT_INTERNAL = 70
