@@ -33,6 +33,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/campaign/seed<SEED>); "
                    "an existing manifest there is resumed")
     p.add_argument("--scenarios", default="all", help="comma-separated scenario names, or all")
+    p.add_argument("--search", choices=("random", "cem"), default="random",
+                   help="random: Monte Carlo with bounds; cem: cross-entropy falsification (minimising the worst "
+                   "safety margin) run beside random search at the same budget, both in the same manifest")
     p.set_defaults(func=run)
     inner = p.add_subparsers(dest="campaign_command", required=False, metavar="replay")
     r = inner.add_parser("replay", help="re-run one case of a campaign and print its trace hash")
@@ -69,14 +72,28 @@ def run(args: argparse.Namespace) -> int:
                 if row["verdict"] != "pass" else ""
             print(f"campaign: {done}/{total} cases ({rate:.2f}/s){flag}", file=sys.stderr, flush=True)
 
-    rows = run_campaign(cases, out, code_version=_code_version(), workers=args.workers, progress=progress)
+    code = _code_version()
+    rows = run_campaign(cases, out, code_version=code, workers=args.workers, progress=progress)
     summary = summarize(rows)
+    if args.search == "cem":
+        from sim.campaign.search import CrossEntropySearch, compare, run_search
+
+        search = CrossEntropySearch(names, seed=args.seed + 1_000_003)
+        cem_rows = run_search(search, args.episodes, lambda cs: run_campaign(
+            cs, out, code_version=code, workers=args.workers, progress=progress))
+        summary["falsification"] = {"random": compare(rows), "cem": compare(cem_rows),
+                                    "cem_final_mean": [round(float(x), 3) for x in search.mean]}
     summary["seed"], summary["scenarios"], summary["wall_s"] = args.seed, names, round(time.monotonic() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"campaign {out}: {summary['cases']} cases in {summary['wall_s']} s")
     for inv, s in summary["invariants"].items():
         print(f"  {inv:20s} {s['failures']}/{s['cases']} failed; failure probability < {s['upper_bound']:.4f} "
               f"(95 % Clopper-Pearson); worst margin {s['worst_margin']} (case {s['worst_case']})")
+    for name, f in summary.get("falsification", {}).items():
+        if isinstance(f, dict):
+            print(f"  search {name:6s}: {f['failures']}/{f['cases']} safety failures, first after "
+                  f"{f['simulations_to_first_failure']} simulations, worst safety margin {f['worst_margin_m']} m "
+                  f"({f['worst_scenario']}, case {f['worst_case']})")
     return 0 if not summary["failed_cases"] else 1
 
 

@@ -241,6 +241,7 @@ def _run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sp
     summary, run = run_and_report(out_dir, run_it, record=not args.no_record, result_of=lambda r: r.result)
     summary["camera"] = {
         "sprites": sprites.mode, "detector_frames": run.detector_frames, "video": str(run.video_path),
+        "video_codec": run.video_codec,
         "render_ms_mean": round(run.render_ms_mean, 1), "detect_ms_mean": round(run.detect_ms_mean, 1),
         "detector_passes_mean": round(run.detector_passes_mean, 2), **run.recall,
     }

@@ -12,7 +12,8 @@ well (acquisition). People inside a sensor blackout window of the scenario (``Wo
 drawn. Recall is measured on every detector frame against the renderer's ground truth: a person counts when
 at least half of its sprite is visible, and is found by a detection with IoU >= 0.5 with its visible box.
 
-Each run writes ``camera.mp4`` (or ``camera.avi`` when no mp4 encoder is available), annotated with the
+Each run writes ``camera.mp4`` in H.264 at the detector rate (see :class:`AnnotatedVideo` for the fallbacks when
+no H.264 encoder is installed, and ``CameraRunResult.video_codec`` for the one used), annotated with the
 detections, tracks, the locked subject, the governor verdict and the true separation, next to the record,
 audit report and trajectory plot that ``drone-perception sim`` writes.
 """
@@ -24,6 +25,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
@@ -146,19 +148,118 @@ class RecallCounter:
         }
 
 
+#: Codecs :class:`AnnotatedVideo` may write, best first; only H.264 plays in browsers.
+VIDEO_CODECS = ("h264", "mpeg4", "mjpeg")
+
+
+class _PyAvH264Writer:
+    """H.264 (libx264, yuv420p, High profile) in mp4 through PyAV, whose wheels bundle FFmpeg with libx264:
+    nothing is downloaded at run time. Raises when PyAV or its libx264 encoder is missing."""
+
+    def __init__(self, path: Path, fps: float, size_wh_px: tuple[int, int]) -> None:
+        import av  # optional: without it the video falls back to OpenCV's codecs
+
+        av.codec.Codec("libx264", "w")  # raises when this FFmpeg build has no libx264
+        self._av = av
+        # +faststart puts the index first, so a browser starts playing before it has the whole file.
+        self._container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
+        try:
+            stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream.width, stream.height = size_wh_px
+            stream.pix_fmt = "yuv420p"  # browsers decode 4:2:0 only
+            stream.options = {"crf": "23", "preset": "veryfast"}
+        except Exception:
+            self._container.close()
+            raise
+        self._stream = stream
+
+    def write(self, image: np.ndarray) -> None:
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def release(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+
+
+def _opencv_h264_works(directory: Path, fps: float) -> str | None:
+    """The fourcc under which this OpenCV writes H.264 that it can read back, or None (PyPI's opencv wheels
+    have no H.264 encoder; a system OpenCV built against an FFmpeg with libx264 has)."""
+    probe = directory / ".h264-probe.mp4"
+    try:
+        for fourcc in ("avc1", "H264"):
+            writer = cv2.VideoWriter(str(probe), cv2.VideoWriter.fourcc(*fourcc), fps, (64, 64))
+            if not writer.isOpened():
+                continue
+            for _ in range(2):
+                writer.write(np.zeros((64, 64, 3), np.uint8))
+            writer.release()
+            cap = cv2.VideoCapture(str(probe))
+            ok = cap.isOpened() and cap.read()[0]
+            cap.release()
+            if ok:
+                return fourcc
+        return None
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 class AnnotatedVideo:
-    """Writes annotated frames; mp4 (mp4v) when OpenCV can encode it, else Motion-JPEG avi."""
+    """Writes annotated frames at ``fps`` (the detector rate: one frame per rendered camera frame).
+
+    Codec, best first, and ``codec`` says which was used: H.264 mp4 through PyAV (``pip install av``), else
+    through OpenCV when its FFmpeg has an H.264 encoder; else, with a warning, MPEG-4 Part 2 mp4 (``mp4v``: VLC
+    and ffplay play it, browsers do not); else Motion-JPEG avi. ``browser_playable`` is True only for H.264.
+    Frames of odd width or height are padded by one pixel (4:2:0 H.264 needs even sizes)."""
 
     def __init__(self, path_stem: Path, fps: float, size_wh_px: tuple[int, int]) -> None:
         path_stem.parent.mkdir(parents=True, exist_ok=True)
-        for suffix, codec in ((".mp4", "mp4v"), (".avi", "MJPG")):
+        w, h = size_wh_px
+        self._size_wh_px = (w + w % 2, h + h % 2)
+        self.fps = fps
+        self.path = path_stem.with_suffix(".mp4")
+        self._writer: Any = None
+        try:
+            self._writer = _PyAvH264Writer(self.path, fps, self._size_wh_px)
+            self.codec = "h264"
+            log.info("camera video %s: H.264 (libx264 through PyAV), %.1f fps", self.path, fps)
+            return
+        except Exception as exc:  # ImportError without PyAV, av.FFmpegError / ValueError without libx264
+            why = f"PyAV's H.264 encoder is unavailable ({type(exc).__name__}: {exc})"
+        fourcc = _opencv_h264_works(path_stem.parent, fps)
+        if fourcc is not None:
+            self._open_cv2(fourcc)
+            self.codec = "h264"
+            log.info("camera video %s: H.264 (OpenCV fourcc %s), %.1f fps", self.path, fourcc, fps)
+            return
+        for suffix, fourcc, codec in ((".mp4", "mp4v", "mpeg4"), (".avi", "MJPG", "mjpeg")):
             self.path = path_stem.with_suffix(suffix)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*codec), fps, size_wh_px)
-            if self._writer.isOpened():
+            if self._open_cv2(fourcc):
+                self.codec = codec
+                log.warning("camera video %s: %s and OpenCV has none either; writing %s (fourcc %s), which "
+                            "browsers do not play (pip install av for H.264)", self.path, why,
+                            "MPEG-4 Part 2" if codec == "mpeg4" else "Motion-JPEG", fourcc)
                 return
-        raise OSError(f"cannot open a video writer for {path_stem} (neither mp4v nor MJPG)")
+        raise OSError(f"cannot open a video writer for {path_stem} (no H.264, mp4v nor MJPG encoder)")
+
+    def _open_cv2(self, fourcc: str) -> bool:
+        writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*fourcc), self.fps, self._size_wh_px)
+        if writer.isOpened():
+            self._writer = writer
+            return True
+        writer.release()
+        return False
+
+    @property
+    def browser_playable(self) -> bool:
+        return self.codec == "h264"
 
     def write(self, image: np.ndarray) -> None:
+        w, h = self._size_wh_px
+        if image.shape[1] != w or image.shape[0] != h:
+            image = cv2.copyMakeBorder(image, 0, h - image.shape[0], 0, w - image.shape[1], cv2.BORDER_REPLICATE)
         self._writer.write(image)
 
     def close(self) -> None:
@@ -201,6 +302,8 @@ class CameraRunResult:
     detector_passes_mean: float
     detector_frames: int
     video_path: Path | None
+    #: The video's codec (one of :data:`VIDEO_CODECS`; only "h264" plays in browsers), None without a video.
+    video_codec: str | None = None
 
 
 
@@ -336,8 +439,9 @@ def run_camera_scenario(
 
     return CameraRunResult(result, camera_obs.recall.table(), mean_ms(frames.render_s), mean_ms(camera_obs.detect_s),
                            float(np.mean(camera_obs.passes)) if camera_obs.passes else math.nan,
-                           len(frames.render_s), video.path if video is not None else None)
+                           len(frames.render_s), video.path if video is not None else None,
+                           video.codec if video is not None else None)
 
 
-__all__ = ["AnnotatedVideo", "CameraRunResult", "RecallCounter", "TrackRoiDetector", "annotate",
+__all__ = ["VIDEO_CODECS", "AnnotatedVideo", "CameraRunResult", "RecallCounter", "TrackRoiDetector", "annotate",
            "rois_from_tracks", "run_camera_scenario"]
