@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _refuse_what_does_not_apply(args)
     config = load_config(args.config)
+    from drone_perception.config.envelope import mission_warnings
+
+    for warning in mission_warnings(config.follow, config.camera):
+        print(f"drone-perception sim: warning: {warning}", file=sys.stderr)
     names = _scenario_names(args.scenario)
     if args.out is None:
         args.out = _default_out()

@@ -17,8 +17,11 @@ subject's ground) and terrain that rises under the vehicle; the fence and the op
 
 from __future__ import annotations
 
+import math
+
 from drone_perception.config.follow import FollowConfig
 from drone_perception.config.limits import PERSON_HEIGHT_M
+from drone_perception.config.perception import CameraConfig
 from drone_perception.config.safety import FenceConfig, SafetyConfig
 
 #: Height (m) kept above the ground-safe height by the follow offset: the vertical tracking error of a
@@ -74,4 +77,40 @@ def envelope_problems(s: SafetyConfig, f: FollowConfig, fence: FenceConfig) -> l
 
 
 __all__ = ["FENCE_ROOM_M", "GROUND_SAFE_MARGIN_M", "envelope_problems", "ground_safe_height_m",
-           "min_follow_height_m"]
+           "min_follow_height_m", "mission_warnings"]
+
+
+#: Person height in the default detector's input (px) at which its measured recall is about 0.6 (the simulator's
+#: calibrated profile, models/MODEL_CARD.md): smaller subjects are found too rarely to lock and follow.
+RELIABLE_INPUT_HEIGHT_PX = 41.0
+#: Network input width (px) of the default detector, by which a camera frame is scaled.
+DETECTOR_INPUT_WIDTH_PX = 960.0
+#: The subject's body height assumed for these predictions (m).
+SUBJECT_HEIGHT_M = 1.75
+
+
+def mission_warnings(follow: FollowConfig, camera: CameraConfig) -> list[str]:
+    """Why follow at this offset may never do its job with a fixed camera (not refusals: a gimbal that pitches
+    or another detector changes the answer): the subject at the offset outside the camera's vertical view, or
+    too small for the default detector to find reliably. A campaign over the legal envelope (issue 13) found
+    every config that failed its mission (only holds, the subject never locked: 43 of 150 cases), and warned on
+    half of the ones that did not (53 of 107): "may", not "will"."""
+    out: list[str] = []
+    vfov = 2.0 * math.atan(math.tan(camera.hfov_rad / 2.0) * camera.height_px / camera.width_px)
+    top = -camera.gimbal_pitch_rad - vfov / 2.0  # depression of the image's top edge (rad)
+    bottom = -camera.gimbal_pitch_rad + vfov / 2.0
+    centre = math.atan2(follow.height_m - SUBJECT_HEIGHT_M / 2.0, follow.distance_m)
+    if not top <= centre <= bottom:
+        out.append(f"at the follow offset ({follow.distance_m:g} m behind, {follow.height_m:g} m up) the subject "
+                   f"is seen {math.degrees(centre):.0f} deg below the horizon, outside the fixed camera's view "
+                   f"({math.degrees(top):.0f}-{math.degrees(bottom):.0f} deg at camera.gimbal_pitch_rad="
+                   f"{camera.gimbal_pitch_rad:g}): follow may never lock")
+    slant = math.hypot(follow.distance_m, follow.height_m - SUBJECT_HEIGHT_M / 2.0)
+    fy = (camera.width_px / 2.0) / math.tan(camera.hfov_rad / 2.0)
+    px = fy * SUBJECT_HEIGHT_M / slant
+    need = RELIABLE_INPUT_HEIGHT_PX * camera.width_px / DETECTOR_INPUT_WIDTH_PX
+    if px < need:
+        out.append(f"at the follow offset the subject is about {px:.0f} px tall in the image ({slant:.0f} m away); "
+                   f"the default detector finds people under {need:.0f} px in fewer than 60 % of frames: follow "
+                   "may never lock (lower the offset, a longer lens, or another detector)")
+    return out

@@ -20,8 +20,11 @@ def record_run_header(rec: Recorder, config: StackConfig, *, stamp_s: float, sce
     """Record ``/meta`` and ``/fence`` at ``stamp_s`` (the stack's clock, s). ``link``: "sim", "mavlink" or
     "sitl"; ``extra``: what else identifies the run (seed, autopilot, source, perception, control ...)."""
     cfg = config.model_dump(mode="json")
+    from drone_perception.config.envelope import mission_warnings
+
     meta = {"config": cfg, "scenario": scenario, "link": link, "tethered": config.fence.tethered,
-            "provenance": provenance(config, cfg), **extra}
+            "provenance": provenance(config, cfg), "mission_warnings": mission_warnings(config.follow, config.camera),
+            **extra}
     rec.record(topics.META, stamp_s, meta)
     rec.record(topics.FENCE, stamp_s, to_jsonable(config.fence.model_dump()))
 

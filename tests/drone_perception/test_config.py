@@ -157,3 +157,16 @@ def test_a_loaded_config_never_budgets_less_than_the_autopilot_coasts(timeout_s,
     else:
         c = config_from_dict(data)
         assert c.link.guided_timeout_s <= c.safety.autopilot_command_timeout_s
+
+
+def test_mission_warnings_name_offsets_the_fixed_camera_cannot_follow_from():
+    """#13's first campaign: every config that failed its mission had the subject outside the fixed camera's
+    view or too small for the default detector at the follow offset; the load warns about such offsets."""
+    from drone_perception.config.envelope import mission_warnings
+
+    ok = load_config_text("")
+    assert mission_warnings(ok.follow, ok.camera) == []
+    steep = load_config_text("follow: {distance_m: 8, height_m: 16}")
+    assert any("outside the fixed camera's view" in w for w in mission_warnings(steep.follow, steep.camera))
+    far = load_config_text("safety: {min_standoff_m: 18}\nfollow: {distance_m: 30, height_m: 21}")
+    assert any("px tall" in w for w in mission_warnings(far.follow, far.camera))
