@@ -240,7 +240,8 @@ def _run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sp
     def run_it(recorder: Recorder | None) -> CameraRunResult:
         return run_camera_scenario(name, config, seed=args.seed, sprites=sprites, recorder=recorder,
                                    detector_rate_hz=args.detector_rate_hz or 5.0, duration_s=args.duration_s,
-                                   video_path_stem=out_dir / "camera")
+                                   video_path_stem=out_dir / "camera",
+                                   progress=lambda text: print(f"   {name}: {text}", file=sys.stderr, flush=True))
 
     summary, run = run_and_report(out_dir, run_it, record=not args.no_record, result_of=lambda r: r.result)
     summary["camera"] = {

@@ -24,6 +24,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -350,6 +351,20 @@ class RenderedFrames:
         return self._visible_subject
 
 
+class ProgressObserver:
+    """Tells ``progress(text)`` every ``every_s`` of wall time how far the run is (a camera run takes minutes)."""
+
+    def __init__(self, world: World, progress: Callable[[str], None], every_s: float = 10.0) -> None:
+        self.world, self.progress, self.every_s = world, progress, every_s
+        self._t0 = self._next = time.monotonic()
+
+    def on_period(self, period: Period) -> None:
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + self.every_s
+            self.progress(f"t={self.world.t_s:.0f} s simulated after {now - self._t0:.0f} s")
+
+
 class CameraObserver:
     """Per detector frame: detector time and passes, recall against the renderer's ground truth, and (with
     ``video``) the annotated frame."""
@@ -400,6 +415,7 @@ def run_camera_scenario(
     recorder: Recorder | None = None,
     video_path_stem: Path | None = None,
     operator_script: OperatorScript | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CameraRunResult:
     """Run scenario ``name`` with camera perception. ``sprites`` default: the photo sprites (raises
     ``SpriteSourceError`` without the test photos); ``detector`` default: ``load_detector(config.detector)``."""
@@ -426,7 +442,8 @@ def run_camera_scenario(
     camera_obs = CameraObserver(name, world, frames, standoff, video)
     crew = ScriptedCrew(world, ConsoleHands(PipelineTrackingHandler(pipeline, k)), operator_script)
     loop = ControlLoop(pipeline, clock=WorldClock(world, dt_s), vehicle=WorldVehicleLink(world), perception=frames,
-                       operator=crew, observers=[camera_obs, TruthObserver(meter, rec, frames.subject_in_view)])
+                       operator=crew, observers=[camera_obs, TruthObserver(meter, rec, frames.subject_in_view),
+                                                 *([ProgressObserver(world, progress)] if progress else [])])
     try:
         loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s))
     finally:
