@@ -2,6 +2,7 @@
 
     drone-perception campaign --episodes 200 --workers 2 --seed 1 --out runs/campaign/c1
     drone-perception campaign replay runs/campaign/c1 CASE_ID
+    drone-perception campaign shrink runs/campaign/c1 CASE_ID    # toward the default config; writes a test
 
 Each case draws a scenario, a seed and a configuration across the legal envelope (``sim.campaign.family``), runs on
 the direct loop and is judged on ground truth with a signed margin per invariant. ``DIR/manifest.jsonl`` gets one
@@ -37,11 +38,15 @@ def register(sub: Any) -> None:
                    help="random: Monte Carlo with bounds; cem: cross-entropy falsification (minimising the worst "
                    "safety margin) run beside random search at the same budget, both in the same manifest")
     p.set_defaults(func=run)
-    inner = p.add_subparsers(dest="campaign_command", required=False, metavar="replay")
+    inner = p.add_subparsers(dest="campaign_command", required=False, metavar="{replay,shrink}")
     r = inner.add_parser("replay", help="re-run one case of a campaign and print its trace hash")
     r.add_argument("dir", type=Path, help="campaign folder (holds manifest.jsonl)")
     r.add_argument("case_id", help="the case's id (manifest.jsonl)")
     r.set_defaults(func=replay)
+    s = inner.add_parser("shrink", help="shrink a failing case toward the default config and write a regression test")
+    s.add_argument("dir", type=Path, help="campaign folder (holds manifest.jsonl)")
+    s.add_argument("case_id", help="the failing case's id (manifest.jsonl)")
+    s.set_defaults(func=shrink_case)
 
 
 def _code_version() -> str:
@@ -95,6 +100,27 @@ def run(args: argparse.Namespace) -> int:
                   f"{f['simulations_to_first_failure']} simulations, worst safety margin {f['worst_margin_m']} m "
                   f"({f['worst_scenario']}, case {f['worst_case']})")
     return 0 if not summary["failed_cases"] else 1
+
+
+def shrink_case(args: argparse.Namespace) -> int:
+    from sim.campaign.family import Case
+    from sim.runners.campaign import find_case
+    from sim.runners.shrink import broken, shrink, write_regression
+
+    try:
+        row = find_case(args.dir, args.case_id)
+    except KeyError:
+        raise ConfigError(f"no case {args.case_id} in {args.dir / 'manifest.jsonl'}") from None
+    case = Case(row["scenario"], int(row["seed"]), {k: float(v) for k, v in row["params"].items()})
+    try:
+        small, small_row, runs = shrink(case, row["code"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    path = write_regression(args.dir, small, small_row, args.case_id)
+    print(f"case {args.case_id} shrunk in {runs} simulations to {small_row['id']} ({small.scenario}, seed "
+          f"{small.seed}): still breaks {', '.join(sorted(broken(small_row)))}; params {small.params}")
+    print(f"regression test: {path}")
+    return 0
 
 
 def replay(args: argparse.Namespace) -> int:

@@ -79,3 +79,22 @@ def test_cross_entropy_search_moves_toward_the_lowest_margins() -> None:
     assert search.mean[0] > 0.85  # min_standoff_m normalised: near its top
     f = compare(rows)
     assert f["failures"] > 0 and f["simulations_to_first_failure"] is not None and f["worst_margin_m"] < 0
+
+
+def test_a_failing_case_is_shrunk_toward_the_defaults_and_written_as_a_test(tmp_path) -> None:
+    """A mission failure from the 150-case campaign (walk, a 28 m follow distance with a 11.5 m standoff: the
+    subject too small to lock): shrinking brings every parameter but the cause back to the default config."""
+    from sim.campaign.family import Case
+    from sim.runners.shrink import NOMINAL, broken, shrink, write_regression
+
+    case = Case("walk", 282787023, {"min_standoff_m": 11.4755, "height_margin_m": 1.7, "follow_distance_m": 28.21,
+                                     "design_person_speed_mps": 9.1, "max_horizontal_speed_mps": 6.2,
+                                     "detector_miss_scale": 1.06})
+    small, row, runs = shrink(case, "test", steps=1)
+    assert broken(row) == {"mission"} and runs <= 1 + 2 * 6
+    assert small.params["min_standoff_m"] == NOMINAL["min_standoff_m"]
+    assert small.params["follow_distance_m"] > 20.0  # the cause stays
+    path = write_regression(tmp_path, small, row, "orig")
+    text = path.read_text()
+    assert f"Case('walk', 282787023, " in text and "def test_case_" in text
+    compile(text, str(path), "exec")

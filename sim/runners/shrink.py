@@ -1,0 +1,82 @@
+"""Shrink a failing campaign case (issue 13 item 4): move each parameter toward its nominal value (the default
+configuration's) as far as the case keeps failing the same way, then write it out as a ready regression test.
+
+Each parameter in turn is tried at its nominal value, then (if the failure goes away there) bisected between
+the failing value and the nominal one ``steps`` times; the seed and scenario stay. What "keeps failing" means:
+the same invariants have a negative margin. Costs up to ``len(RANGES) * (1 + steps)`` simulations.
+"""
+
+from __future__ import annotations
+
+import pprint
+from pathlib import Path
+from typing import Any
+
+from sim.campaign.family import RANGES, Case
+from sim.runners.campaign import run_case
+
+#: The default configuration's value of each drawn parameter (where a shrunk case should end up).
+NOMINAL = {"min_standoff_m": 10.0, "height_margin_m": 0.0, "follow_distance_m": 15.0,
+           "design_person_speed_mps": 8.0, "max_horizontal_speed_mps": 5.0, "detector_miss_scale": 1.0}
+
+
+def broken(row: dict[str, Any]) -> frozenset[str]:
+    return frozenset(k for k, v in row["margins"].items() if v < 0)
+
+
+def shrink(case: Case, code_version: str, steps: int = 3) -> tuple[Case, dict[str, Any], int]:
+    """The simplest case that still breaks what ``case`` breaks, its manifest row and the simulations spent."""
+    first = run_case(case, code_version)
+    target = broken(first)
+    if not target:
+        raise ValueError(f"case {first['id']} does not fail: nothing to shrink")
+    best, best_row, runs = case, first, 1
+    for name, _lo, _hi in RANGES:
+        nominal = NOMINAL[name]
+        if best.params[name] == nominal:
+            continue
+        bad, good = best.params[name], nominal  # bad fails; try the nominal first
+        trial = Case(best.scenario, best.seed, {**best.params, name: nominal})
+        row = run_case(trial, code_version)
+        runs += 1
+        if broken(row) >= target:
+            best, best_row = trial, row
+            continue
+        for _ in range(steps):
+            mid = round((bad + good) / 2.0, 4)
+            trial = Case(best.scenario, best.seed, {**best.params, name: mid})
+            row = run_case(trial, code_version)
+            runs += 1
+            if broken(row) >= target:
+                bad, best, best_row = mid, trial, row
+            else:
+                good = mid
+    return best, best_row, runs
+
+
+def regression_test(case: Case, row: dict[str, Any], original_id: str) -> str:
+    """Source of a pytest module that replays ``case`` and asserts it no longer breaks what it broke."""
+    what = ", ".join(sorted(broken(row)))
+    return f'''"""Regression of campaign case {original_id}, shrunk to {row["id"]}: {case.scenario} (seed {case.seed})
+broke {what}. Fails while the cause is there; passes once it is fixed (then keep it)."""
+
+from sim.campaign.family import Case
+from sim.runners.campaign import run_case
+
+CASE = Case({case.scenario!r}, {case.seed}, {pprint.pformat(dict(case.params), width=100, indent=4)})
+
+
+def test_case_{row["id"]}_keeps_every_invariant() -> None:
+    row = run_case(CASE, "regression")
+    assert all(v >= 0 for v in row["margins"].values()), row["margins"]
+'''
+
+
+def write_regression(out_dir: Path, case: Case, row: dict[str, Any], original_id: str) -> Path:
+    path = out_dir / "regressions" / f"test_case_{row['id']}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(regression_test(case, row, original_id), encoding="utf-8")
+    return path
+
+
+__all__ = ["NOMINAL", "broken", "regression_test", "shrink", "write_regression"]
