@@ -9,6 +9,7 @@ opened (or another error). A check with nothing to check says "not_exercised", n
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "the autopilot's evidence (arming and by whom, modes, fence, failsafes, pre-arm failures)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="HTML report to write (default: RECORD with .html)")
-    p.add_argument("--json", type=Path, default=None, dest="json_path", help="JSON verdict to write")
+    p.add_argument("--json", type=Path, default=None, dest="json_path",
+                   help="JSON verdict to write; - prints it on stdout instead of the text summary")
     p.add_argument("--tlog", type=Path, default=None, help="ArduPilot/GCS telemetry log (.tlog) of the same flight")
     p.add_argument("--ulog", type=Path, default=None, help="PX4 flight log (.ulg) of the same flight")
     p.set_defaults(func=run)
@@ -36,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
     report = args.output if args.output is not None else args.record.with_suffix(".html")
     if args.record.suffix.lower() in (".tlog", ".ulg"):
         return _autopilot_only(args, report)
-    verdict = audit_record(args.record, report, args.json_path, tlog=args.tlog, ulog=args.ulog)
+    to_stdout = str(args.json_path) == "-"
+    verdict = audit_record(args.record, report, None if to_stdout else args.json_path, tlog=args.tlog,
+                           ulog=args.ulog)
+    if to_stdout:
+        print(json.dumps(verdict, indent=2, allow_nan=False))
+        return int(verdict["exit_code"])
     print(f"audit of {args.record}: {verdict['overall'].replace('_', ' ').upper()}")
     for key, r in verdict["invariants"].items():
         margin = f" worst margin {r['worst_margin']:.3f} {r['unit']}" if r["worst_margin"] is not None else ""
@@ -52,7 +59,11 @@ def _autopilot_only(args: argparse.Namespace, report: Path) -> int:
     """``audit FLIGHT.tlog`` (or ``.ulg``) alone: the autopilot's evidence; exit 0 when it could be read."""
     if args.tlog or args.ulog:
         raise ConfigError("--tlog/--ulog go beside the stack's record; here the autopilot log is the input")
-    data = audit_autopilot_log(args.record, report, args.json_path)
+    to_stdout = str(args.json_path) == "-"
+    data = audit_autopilot_log(args.record, report, None if to_stdout else args.json_path)
+    if to_stdout:
+        print(json.dumps(data, indent=2))
+        return 0
     ap = data["autopilot"]
     print(f"autopilot evidence from {args.record} ({ap['autopilot']}, {ap['vehicle_type']}): no charter verdict "
           "without the stack's record")

@@ -108,3 +108,11 @@ def test_never_engaged_run_reports_not_exercised_not_pass(tmp_path):
 def test_missing_record_is_an_error_exit(tmp_path, capsys):
     assert main(["audit", str(tmp_path / "nope.mcap"), "-o", str(tmp_path / "r.html")]) == 2
     assert "cannot open flight record" in capsys.readouterr().err
+
+
+def test_json_dash_means_stdout(good, tmp_path, capsys, monkeypatch):
+    """#14: `--json -` wrote a file named "-"."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["audit", str(good), "-o", str(tmp_path / "r.html"), "--json", "-"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == doc["exit_code"] == EXIT_PASS and not (tmp_path / "-").exists()

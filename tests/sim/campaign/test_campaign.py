@@ -96,5 +96,5 @@ def test_a_failing_case_is_shrunk_toward_the_defaults_and_written_as_a_test(tmp_
     assert small.params["follow_distance_m"] > 20.0  # the cause stays
     path = write_regression(tmp_path, small, row, "orig")
     text = path.read_text()
-    assert f"Case('walk', 282787023, " in text and "def test_case_" in text
+    assert "Case('walk', 282787023, " in text and "def test_case_" in text
     compile(text, str(path), "exec")
