@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,8 @@ class Case:
         return config_from_dict({
             "safety": {"min_standoff_m": standoff, "design_person_speed_mps": p["design_person_speed_mps"],
                        "max_horizontal_speed_mps": p["max_horizontal_speed_mps"]},
-            "follow": {"height_m": round(height, 3), "distance_m": p["follow_distance_m"]},
+            # rounded up to the mm: rounding down could leave it under the envelope's minimum
+            "follow": {"height_m": math.ceil(height * 1000.0) / 1000.0, "distance_m": p["follow_distance_m"]},
             "fence": {"altitude_ceiling_m": max(40.0, round(height + 10.0, 1))},
         })
 

@@ -33,6 +33,16 @@ def test_every_drawn_case_is_a_legal_config_and_the_draw_depends_only_on_the_see
     assert len({c.case_id("v1") for c in a}) == 40 and a[0].case_id("v1") != a[0].case_id("v2")
 
 
+def test_a_case_at_the_envelope_minimum_is_legal() -> None:
+    """Found by the first CEM run: a height rounded down to the mm fell under the minimum and the load refused it."""
+    from sim.campaign.family import Case
+
+    case = Case("walk", 1, {"min_standoff_m": 10.9485, "height_margin_m": 0.0, "follow_distance_m": 15.0,
+                            "design_person_speed_mps": 7.6, "max_horizontal_speed_mps": 6.9,
+                            "detector_miss_scale": 1.0})
+    assert case.config().follow.height_m >= 10.9485 + 2.5
+
+
 def test_a_campaign_writes_its_manifest_resumes_and_replays(tmp_path, capsys) -> None:
     cases = draw_cases(["walk"], 2, seed=3)
     rows = run_campaign(cases, tmp_path, code_version="test")
