@@ -5,8 +5,9 @@ setpoints; safer modes BRAKE / LOITER / RTL / LAND are requested with MAV_CMD_DO
 (param1 = MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, param2 = copter mode number).
 
 PX4: the companion flies in OFFBOARD. PX4 only accepts a switch into OFFBOARD while setpoints are already
-streaming (> 2 Hz), so the owner keeps sending the governor's *hold* commands before the operator switches;
-the bridge never switches into OFFBOARD itself. HOLD (= AUTO_LOITER) / RTL / LAND are requested with
+streaming (> 2 Hz), and this stack sends nothing before follow is engaged (which needs OFFBOARD): as built the
+pilot cannot hand over on PX4 (a known blocker, docs/SITL_AND_LIVE.md "PX4 SITL"). The bridge never switches
+into OFFBOARD itself. HOLD (= AUTO_LOITER) / RTL / LAND are requested with
 DO_SET_MODE (param1 = custom-mode flag, param2 = main mode, param3 = sub mode).
 
 Canonical mode names are upper case; PX4's AUTO_LOITER is reported as ``LOITER`` (shown as "Hold" in QGC).
