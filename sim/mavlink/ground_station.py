@@ -31,6 +31,10 @@ _POLL_S = 0.01
 CREW_STREAMS: dict[int, float] = {M.MAVLINK_MSG_ID_SYS_STATUS: 2.0, M.MAVLINK_MSG_ID_GLOBAL_POSITION_INT: 5.0}
 
 
+#: How often held RC channels are re-sent (s): well inside ArduPilot's RC_OVERRIDE_TIME (3 s).
+RC_HOLD_PERIOD_S = 0.5
+
+
 class ScriptedGroundStation:
     """Ground station at MAVLink ids ``system_id``/``component_id`` (255/190, Mission Planner's) on ``connect``
     (``udpout:HOST:PORT`` to reach a vehicle listening on ``udpin``). ``heartbeat_hz``: console heartbeat rate
@@ -58,6 +62,10 @@ class ScriptedGroundStation:
         #: Latest message of each type from the vehicle (system ``target_system``).
         self.latest: dict[str, Any] = {}
         self._inbox: list[Any] = []
+        #: Channels the crew holds with RC_CHANNELS_OVERRIDE (1-based channel -> PWM us), re-sent every
+        #: ``RC_HOLD_PERIOD_S``: ArduPilot drops an override it has not heard for RC_OVERRIDE_TIME (3 s).
+        self.rc_held: dict[int, int] = {}
+        self._next_rc_s = -1e18
 
     # ------------------------------------------------------------------ basics
     def send(self, msg: Any) -> None:
@@ -71,9 +79,12 @@ class ScriptedGroundStation:
         self._next_heartbeat_s = self.clock() + self.heartbeat_period_s
 
     def tick(self) -> None:
-        """Heartbeat if due, then take in whatever arrived (non-blocking)."""
+        """Heartbeat if due, the held RC channels if due, then take in whatever arrived (non-blocking)."""
         if self.heartbeats_enabled and self.clock() >= self._next_heartbeat_s:
             self.heartbeat()
+        if self.rc_held and self.clock() >= self._next_rc_s:
+            self.rc_override(self.rc_held)
+            self._next_rc_s = self.clock() + RC_HOLD_PERIOD_S
         for addr, data in self.link.receive_datagrams(self.clock()):
             for msg in self.link.decode(addr, data):
                 if msg.get_type() == "BAD_DATA" or msg.get_srcSystem() != self.target_system:
@@ -189,6 +200,13 @@ class ScriptedGroundStation:
         self.set_mode(CopterMode.GUIDED, left())
         self.arm(left())
         self.takeoff(height_m, left())
+
+    def hold_rc(self, channels_us: dict[int, int]) -> None:
+        """Hold these channels at these PWM values (sent now and again every ``RC_HOLD_PERIOD_S`` by :meth:`tick`),
+        as a pilot holds a switch; other held channels stay held."""
+        self.rc_held.update(channels_us)
+        self.rc_override(self.rc_held)
+        self._next_rc_s = self.clock() + RC_HOLD_PERIOD_S
 
     def rc_override(self, channels_us: dict[int, int]) -> None:
         """Send RC_CHANNELS_OVERRIDE for the given 1-based channels (PWM us); the others are left alone."""

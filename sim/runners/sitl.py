@@ -340,13 +340,15 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             _turn_to_heading(gcs, float(world.vehicle.yaw_rad), timeout_s=launch_timeout_s)
         except (SimTimeout, SimLinkError) as exc:
             raise BridgeError(f"the scripted crew on {gcs_connect} could not launch the SITL vehicle: {exc}") from None
+        if config.link.deadman_rc_channel is not None:  # the pilot holds the dead-man switch (an RC override)
+            gcs.hold_rc({config.link.deadman_rc_channel: 2000})
         _check_crew_reaches_bridge(bridge, gcs, config, connect=connect, gcs_connect=gcs_connect)
         if on_launched is not None:
             on_launched(gcs)
         target = bridge.link.target_system or 1
         crew = ScriptedCrew(world, GroundStationHands(
             bridge, gcs, pipeline, target_system=target, deadman_rc_channel=config.link.deadman_rc_channel,
-            set_rc=lambda channel, pwm_us: gcs.rc_override({channel: pwm_us}) if gcs is not None else None),
+            set_rc=lambda channel, pwm_us: gcs.hold_rc({channel: pwm_us}) if gcs is not None else None),
             operator_script)
         seen = CrewSeenPose(gcs, pose, offset, clock)
         meter = TruthMeter(world, config.safety.min_standoff_m, follow=config.follow)

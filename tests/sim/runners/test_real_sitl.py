@@ -59,13 +59,15 @@ def test_the_stack_follows_with_the_real_arducopter(topology: str) -> None:
 
 
 def _run_job(topology: str, scenario: str, duration_s: float, fault: str = "",
-             speedup: float = 1.0) -> dict:  # type: ignore[type-arg]
+             speedup: float = 1.0, config: dict | None = None) -> dict:  # type: ignore[type-arg]
     why = _skip_reason()
     if why is not None:
         pytest.skip(f"real SITL not run: {why}")
     args = [sys.executable, str(JOB), str(SITL_DIR), topology, scenario, str(duration_s)] + ([fault] if fault else [])
     job = " ".join(shlex.quote(a) for a in args)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DP_SITL_SPEEDUP": str(speedup)}
+    if config is not None:
+        env["DP_CONFIG"] = json.dumps(config)
     res = subprocess.run(["unshare", "-n", "sh", "-c", f"ip link set lo up && exec {job}"], capture_output=True,
                          text=True, timeout=400, cwd=ROOT, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -146,15 +148,23 @@ def test_a_dropped_link_disengages_and_follow_does_not_resume_when_it_returns() 
     assert s["safety"]["verdict"] == "pass" and s["sent_while_disengaged"] == 0
 
 
+#: The RC dead-man: the pilot holds channel 7 (the crew's RC override, re-sent every 0.5 s as ArduPilot drops an
+#: override unheard for RC_OVERRIDE_TIME); the ground-station heartbeat is not a dead-man then.
+RC_DEADMAN = {"link": {"deadman_rc_channel": 7, "deadman_gcs_heartbeat": False}}
+
+
 @pytest.mark.sitl
-@pytest.mark.parametrize(("fault", "within_s", "reason"), [
-    ("deadman:8", 1.5 + 0.2, "ground-station heartbeat"),  # the GCS dead-man times out at 1.5 s
-    ("mode:8", 1.0 + 0.3, "mode"),  # at most one 1 Hz HEARTBEAT later
-])
-def test_the_operator_takes_control_back_at_once(fault: str, within_s: float, reason: str) -> None:
-    """A released dead-man (the crew's heartbeat stops) or the pilot's mode switch at the ground station
-    disengages follow on the real autopilot with one hold; no motion command is sent after it."""
-    s = _run_job("bare", "walk", 14, fault)
+@pytest.mark.parametrize(("fault", "within_s", "reason", "config"), [
+    ("deadman:8", 1.5 + 0.2, "ground-station heartbeat", None),  # the GCS dead-man times out at 1.5 s
+    ("deadman:8", 0.3, "RC channel 7", RC_DEADMAN),  # measured 0.05 s: the next RC_CHANNELS message
+    ("mode:8", 1.0 + 0.3, "mode", None),  # at most one 1 Hz HEARTBEAT later
+], ids=["gcs_deadman", "rc_deadman", "pilot_mode"])
+def test_the_operator_takes_control_back_at_once(fault: str, within_s: float, reason: str,
+                                                 config: dict | None) -> None:  # type: ignore[type-arg]
+    """A released dead-man (the crew's heartbeat stops, or the pilot lets go of the RC switch) or the pilot's
+    mode switch at the ground station disengages follow on the real autopilot with one hold; no motion command
+    is sent after it."""
+    s = _run_job("bare", "walk", 14, fault, config=config)
     f = s["fault"]
     print(json.dumps(f))
     assert f["disengage_after_s"] is not None and f["disengage_after_s"] <= within_s, f
