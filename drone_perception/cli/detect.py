@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -71,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from drone_perception.config.perception import DetectorConfig
     from drone_perception.detect.factory import default_model_path, load_detector
     from drone_perception.detect.tiling import RoiTilingDetector, TilingConfig
+    from drone_perception.record.header import file_sha256
     from drone_perception.types import CameraIntrinsics, CameraModel, Frame
 
     src: Path = args.input
@@ -136,15 +136,16 @@ def run(args: argparse.Namespace) -> int:
             if (i + 1) % PROGRESS_EVERY == 0:
                 _progress(f"{i + 1}/{len(files)} images", t0)
     model = Path(args.model) if args.model else default_model_path()
+    model_sha = file_sha256(model)
     out_json = args.out / "detections.json"
     out_json.write_text(json.dumps(
         {"schema": "drone-perception/detections/1", "input": str(src),
-         "model": {"path": str(model), "sha256": _sha256(model), "backend": args.backend},
+         "model": {"path": str(model), "sha256": model_sha, "backend": args.backend},
          "confidence_threshold": args.conf, "tiles": args.tiles, "frames": records}, indent=1) + "\n")
     n = sum(len(r.get("detections", [])) for r in records)
     bad = sum("error" in r for r in records)
     print(f"detect: {len(records)} frame(s), {n} detection(s)" + (f", {bad} undecodable" if bad else "")
-          + f" in {time.monotonic() - t0:.1f} s; model {model.name} (sha256 {_sha256(model)[:12]}); "
+          + f" in {time.monotonic() - t0:.1f} s; model {model.name} (sha256 {model_sha[:12]}); "
           f"output: {out_json}")
     return 0
 
@@ -156,10 +157,3 @@ PROGRESS_EVERY = 25
 def _progress(text: str, t0: float) -> None:
     print(f"detect: {text} ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

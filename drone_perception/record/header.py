@@ -46,13 +46,14 @@ def _model(config: StackConfig) -> dict[str, Any]:
         from drone_perception.detect.factory import default_model_path
 
         path = Path(config.detector.model_path) if config.detector.model_path else default_model_path()
-        return {"path": str(path), "sha256": _sha256(path)}
+        return {"path": str(path), "sha256": file_sha256(path)}
     except Exception as exc:  # a missing model is the detector's error to raise, not the header's
         return {"path": config.detector.model_path, "sha256": None, "problem": str(exc)}
 
 
 @functools.lru_cache(maxsize=8)
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a file, read in 1 MiB blocks; cached per path (models do not change under a run)."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -60,4 +61,4 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["provenance", "record_run_header"]
+__all__ = ["file_sha256", "provenance", "record_run_header"]
