@@ -125,7 +125,8 @@ def shrink_case(args: argparse.Namespace) -> int:
 
 def replay(args: argparse.Namespace) -> int:
     from sim.campaign.family import Case
-    from sim.runners.campaign import find_case, run_case
+    from sim.runners.campaign import find_case
+    from sim.runners.campaign_case import run_case
 
     try:
         row = find_case(args.dir, args.case_id)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.campaign.family import RANGES, Case
-from sim.runners.campaign import run_case
+from sim.runners.campaign_case import run_case
 
 #: The default configuration's value of each drawn parameter (where a shrunk case should end up).
 NOMINAL = {"min_standoff_m": 10.0, "height_margin_m": 0.0, "follow_distance_m": 15.0,
@@ -61,7 +61,7 @@ def regression_test(case: Case, row: dict[str, Any], original_id: str) -> str:
 broke {what}. Fails while the cause is there; passes once it is fixed (then keep it)."""
 
 from sim.campaign.family import Case
-from sim.runners.campaign import run_case
+from sim.runners.campaign_case import run_case
 
 CASE = Case({case.scenario!r}, {case.seed}, {pprint.pformat(dict(case.params), width=100, indent=4)})
 
