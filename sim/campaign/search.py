@@ -3,8 +3,9 @@ O'Kelly et al. 2018 for rare-event search) over the family's continuous paramete
 margin (min of the standoff and fence margins, metres), beside random search at the same budget.
 
 The parameters are normalised to [0, 1] (``family.RANGES``); CEM keeps an independent Gaussian per parameter,
-draws a generation, keeps the ``elite`` share with the lowest margins and refits the mean and spread to them
-(with a floor on the spread so the search does not collapse). The scenario and the seed are drawn as in random
+truncated to [0, 1] (so its density is exact for importance sampling, :mod:`sim.campaign.importance`), draws a
+generation, keeps the ``elite`` share with the lowest margins and refits the mean and spread to them (with a
+floor on the spread so the search does not collapse). The scenario and the seed are drawn as in random
 search (the scenario in turn, the seed from the campaign's generator).
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.campaign.family import RANGES, Case
+from sim.campaign.family import RANGES, Case, params_at, unit_point
+from sim.campaign.importance import Proposal, active_coordinates
 
 #: Lowest spread (normalised units) CEM keeps per parameter.
 MIN_SIGMA = 0.05
@@ -36,6 +38,7 @@ class CrossEntropySearch:
     seed: int
     generation: int = 20
     elite: float = 0.2
+    loop: str = "direct"
     mean: np.ndarray = field(init=False)
     sigma: np.ndarray = field(init=False)
 
@@ -45,21 +48,29 @@ class CrossEntropySearch:
         self.sigma = np.full(len(RANGES), 0.3)
         self._k = 0
 
-    def draw(self, n: int) -> list[Case]:
+    def proposal(self, alpha: float = 0.0, *, only_moved: bool = False) -> Proposal:
+        """The current sampling distribution (``alpha`` > 0: mixed with the nominal uniform one; ``only_moved``:
+        narrowed only in the coordinates the search moved, uniform in the others)."""
+        active = (active_coordinates(self.mean, self.sigma, max(2, round(self.elite * self.generation)))
+                  if only_moved else None)
+        return Proposal(self.mean.copy(), self.sigma.copy(), alpha, active)
+
+    def cases_at(self, points: np.ndarray) -> list[Case]:
         out = []
-        for _ in range(n):
-            u = np.clip(self.rng.normal(self.mean, self.sigma), 0.0, 1.0)
-            params = {name: round(float(lo + x * (hi - lo)), 4) for (name, lo, hi), x in zip(RANGES, u)}
+        for u in points:
             out.append(Case(self.scenarios[self._k % len(self.scenarios)], int(self.rng.integers(0, 2**31 - 1)),
-                            params))
+                            params_at(u), self.loop))
             self._k += 1
         return out
+
+    def draw(self, n: int) -> list[Case]:
+        return self.cases_at(self.proposal().sample(self.rng, n))
 
     def update(self, cases: list[Case], margins: list[float]) -> None:
         order = np.argsort(margins)
         keep = order[: max(2, round(self.elite * len(cases)))]
-        u = np.array([[(cases[i].params[name] - lo) / (hi - lo) for name, lo, hi in RANGES] for i in keep])
-        self.mean = u.mean(axis=0)
+        u = np.array([unit_point(cases[i].params) for i in keep])
+        self.mean = np.clip(u.mean(axis=0), 0.0, 1.0)
         self.sigma = np.maximum(u.std(axis=0), MIN_SIGMA)
 
 

@@ -16,9 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from drone_perception.interfaces import Recorder
 from sim.campaign.family import Case
-from sim.runners.direct import run_scenario
+from sim.campaign.faults import DirectInjection, MavlinkInjection, link_faults_at_onset, schedule_vehicle_faults
+from sim.campaign.perturb import bystander_mode, perturbed
+from sim.mavlink.faults import LinkFaults
+from sim.runners.direct import periods_for, run_scenario
+from sim.runners.lockstep import MavlinkScenarioLoop
+from sim.runners.truth import ScenarioResult
 from sim.sensing.sensors import CALIBRATED_INPUT_PX, DEFAULT_DETECTOR_INPUT_WIDTH_PX, DetectionModelParams
+from sim.world.scenarios import get_scenario
 
 SCHEMA = "drone-perception/campaign-case/1"
 INVARIANTS = ("standoff_m", "fence_m", "disengaged_commands", "mission")
@@ -26,21 +33,47 @@ INVARIANTS = ("standoff_m", "fence_m", "disengaged_commands", "mission")
 
 def run_case(case: Case, code_version: str) -> dict[str, Any]:
     """One case: its manifest line (id, parameters, margins, trace hash, verdict)."""
-    config = case.config()
-    width = config.camera.width_px
-    scale = CALIBRATED_INPUT_PX["miss_height_scale"] * width / DEFAULT_DETECTOR_INPUT_WIDTH_PX
-    params = DetectionModelParams.calibrated(width, miss_height_scale_px=scale * case.params["detector_miss_scale"])
-    r = run_scenario(case.scenario, config, seed=case.seed, detection_params=params, keep_trajectory=True)
+    r = simulate(case)
     margins = {
         "standoff_m": round(float(r.min_separation_any_m - r.standoff_m), 4),
         "fence_m": round(float(r.min_fence_margin_m), 4),
         "disengaged_commands": -int(r.sent_while_disengaged),
         "mission": 1 if not r.mission_failures else -1,
     }
+    fault = case.fault()
     return {"schema": SCHEMA, "id": case.case_id(code_version), "code": code_version, **case.key(),
+            "loop": case.loop, "fault": fault.kind, "bystander_mode": bystander_mode(case),
             "margins": margins, "trace_hash": trace_hash(r.trajectory),
             "verdict": "pass" if all(v >= 0 for v in margins.values()) else "fail",
             "failures": r.failures, "subject_in_view_share": round(float(r.subject_in_view_share), 4)}
+
+
+def detection_params(case: Case, width_px: int) -> DetectionModelParams:
+    """The calibrated detector profile at the camera's width, its miss height scale times the case's."""
+    scale = CALIBRATED_INPUT_PX["miss_height_scale"] * width_px / DEFAULT_DETECTOR_INPUT_WIDTH_PX
+    return DetectionModelParams.calibrated(width_px, miss_height_scale_px=scale * case.param("detector_miss_scale"))
+
+
+def simulate(case: Case, recorder: Recorder | None = None) -> ScenarioResult:
+    """Fly the case on its loop: the scenario with the case's bystanders and wind, config and fault."""
+    config = case.config()
+    params = detection_params(case, config.camera.width_px)
+    spec = perturbed(case, get_scenario(case.scenario))
+    fault = case.fault()
+    if case.loop == "direct":
+        return run_scenario(case.scenario, config, seed=case.seed, detection_params=params, keep_trajectory=True,
+                            spec=spec, injection=DirectInjection(fault, case.seed), recorder=recorder)
+    with MavlinkScenarioLoop(case.scenario, config, seed=case.seed, detection_params=params, spec=spec,
+                             injection=MavlinkInjection(fault, case.seed), recorder=recorder) as loop:
+        loop.launch()
+        schedule_vehicle_faults(loop.vehicle, fault, case.seed, loop.handover_s)
+        impairment = link_faults_at_onset(fault)
+        for _ in range(periods_for(spec.duration_s, loop.dt_s)):
+            if impairment is not None and loop.world.t_s >= fault.start_s:
+                loop.vehicle.faults = LinkFaults(impairment, np.random.default_rng([case.seed, 31]))
+                impairment = None
+            loop.step()
+        return loop.result()
 
 
 def trace_hash(trajectory: dict[str, Any]) -> str:
@@ -54,4 +87,4 @@ def trace_hash(trajectory: dict[str, Any]) -> str:
     return h.hexdigest()[:16]
 
 
-__all__ = ["INVARIANTS", "SCHEMA", "run_case", "trace_hash"]
+__all__ = ["INVARIANTS", "SCHEMA", "detection_params", "run_case", "simulate", "trace_hash"]

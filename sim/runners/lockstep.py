@@ -31,7 +31,7 @@ import numpy as np
 
 from drone_perception.config import StackConfig
 from drone_perception.interfaces import NullRecorder, Recorder
-from drone_perception.loop import ControlLoop, Health
+from drone_perception.loop import ControlLoop, Health, PeriodClock, VehicleLink
 from drone_perception.pipeline import Pipeline, PipelineOutput
 from drone_perception.realtime import release_heap, settle_heap
 from drone_perception.record.header import record_run_header
@@ -43,10 +43,10 @@ from sim.mavlink.ground_station import ScriptedGroundStation
 from sim.mavlink.vehicle import MavlinkSimVehicle, SimVehicleConfig
 from sim.runners.crew import GroundStationHands, OperatorScript, ScriptedCrew
 from sim.runners.mavlink_world import ground_start_dynamics, start_height_m
-from sim.runners.parts import SimulatedDetections
+from sim.runners.parts import Injection, SimPerception, SimulatedDetections
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
 from sim.sensing.sensors import DetectionModelParams
-from sim.world.scenarios import get_scenario
+from sim.world.scenarios import ScenarioSpec, get_scenario
 from sim.world.world import World
 
 log = logging.getLogger(__name__)
@@ -133,10 +133,12 @@ class MavlinkScenarioLoop:
     def __init__(self, name: str, config: StackConfig | None = None, *, seed: int = 0,
                  recorder: Recorder | None = None, operator_script: OperatorScript | None = None,
                  detection_params: DetectionModelParams | None = None, options: MavlinkLoopOptions | None = None,
-                 keep_trajectory: bool = True) -> None:
+                 keep_trajectory: bool = True, spec: ScenarioSpec | None = None,
+                 injection: Injection | None = None) -> None:
         self.name, self.seed = name, seed
         self.options = opts = options or MavlinkLoopOptions()
-        spec = get_scenario(name)
+        self.injection = injection
+        spec = spec if spec is not None else get_scenario(name)
         self.spec = spec
         self.rng = np.random.default_rng(seed)
         self.world = spec.build(self.rng, config or StackConfig())
@@ -168,13 +170,18 @@ class MavlinkScenarioLoop:
             self.bridge, self.gcs, self.pipeline, target_system=self.vehicle.config.system_id,
             deadman_rc_channel=cfg.link.deadman_rc_channel, set_rc=self.vehicle.set_rc_channel,
             click_period_s=opts.click_period_s), operator_script)
-        self.perception = SimulatedDetections(self.world, self.rng, detection_params)
+        self.perception: SimPerception = SimulatedDetections(self.world, self.rng, detection_params)
         self.link = BridgeVehicleLink(self.bridge, self.intrinsics, control=True,
                                       gimbal_pitch_rad=self.world.gimbal_pitch_rad)
+        periods: PeriodClock = LockstepPeriods(self.world, self.vehicle, self.gcs, self.clock, dt_s=self.dt_s,
+                                               substeps=self.substeps)
+        vehicle_link: VehicleLink = self.link
+        if injection is not None:
+            periods, vehicle_link, self.perception = injection.parts(self.world, periods, vehicle_link,
+                                                                     self.perception)
         self.loop = ControlLoop(
-            self.pipeline, clock=LockstepPeriods(self.world, self.vehicle, self.gcs, self.clock, dt_s=self.dt_s,
-                                                 substeps=self.substeps),
-            vehicle=self.link, perception=self.perception, operator=self.crew, health=self._health,
+            self.pipeline, clock=periods, vehicle=vehicle_link, perception=self.perception, operator=self.crew,
+            health=self._health,
             observers=[TruthObserver(self.meter, self.recorder, self.perception.subject_in_view)])
         self.handover_s = math.nan
         self.last_output: PipelineOutput | None = None
@@ -229,7 +236,7 @@ class MavlinkScenarioLoop:
             return Health.DEAD
         if o.stall_at_s is not None and t >= o.stall_at_s:
             return Health.STALLED
-        return Health.ALIVE
+        return self.injection.health(self.world) if self.injection is not None else Health.ALIVE
 
     def step(self) -> None:
         """One control period (``1 / config.control_rate_hz`` simulated seconds)."""

@@ -4,13 +4,15 @@ autopilot as a vehicle link, and its detection model as a perception source."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
-from drone_perception.loop import Sensed
+from drone_perception.loop import Health, PeriodClock, Sensed, VehicleLink
 from drone_perception.pipeline import PipelineOutput
 from drone_perception.types import CameraModel, SafeCommand, VehicleState
 from sim.sensing.sensors import DetectionModelParams, simulate_detections
+from sim.sensing.source import SimPerception
 from sim.world.world import World
 
 
@@ -50,6 +52,16 @@ class WorldVehicleLink:
         return None
 
 
+class Injection(Protocol):
+    """A fault injected into a simulated run (``sim.campaign.faults``): wraps the loop's parts and says the
+    companion's health per period."""
+
+    def parts(self, world: World, clock: PeriodClock, vehicle: VehicleLink,
+              perception: SimPerception) -> tuple[PeriodClock, VehicleLink, SimPerception]: ...
+
+    def health(self, world: World) -> Health: ...
+
+
 class SimulatedDetections:
     """``PerceptionSource`` from the simulator's detection model (:func:`sim.sensing.sensors.simulate_detections`):
     boxes of the people the true camera sees, with misses, jitter and false positives drawn from ``rng``.
@@ -74,4 +86,4 @@ class SimulatedDetections:
         return self._subject_in_view
 
 
-__all__ = ["SimulatedDetections", "WorldClock", "WorldVehicleLink"]
+__all__ = ["Injection", "SimPerception", "SimulatedDetections", "WorldClock", "WorldVehicleLink"]

@@ -1,5 +1,6 @@
 """Shrink a failing campaign case (issue 13 item 4): move each parameter toward its nominal value (the default
-configuration's) as far as the case keeps failing the same way, then write it out as a ready regression test.
+configuration's; no bystanders, no added wind, no fault, the shortest fault window: ``family.NOMINAL``) as far
+as the case keeps failing the same way, then write it out as a ready regression test.
 
 Each parameter in turn is tried at its nominal value, then (if the failure goes away there) bisected between
 the failing value and the nominal one ``steps`` times; the seed and scenario stay. What "keeps failing" means:
@@ -12,12 +13,8 @@ import pprint
 from pathlib import Path
 from typing import Any
 
-from sim.campaign.family import RANGES, Case
+from sim.campaign.family import NOMINAL, RANGES, Case
 from sim.runners.campaign_case import run_case
-
-#: The default configuration's value of each drawn parameter (where a shrunk case should end up).
-NOMINAL = {"min_standoff_m": 10.0, "height_margin_m": 0.0, "follow_distance_m": 15.0,
-           "design_person_speed_mps": 8.0, "max_horizontal_speed_mps": 5.0, "detector_miss_scale": 1.0}
 
 
 def broken(row: dict[str, Any]) -> frozenset[str]:
@@ -33,10 +30,10 @@ def shrink(case: Case, code_version: str, steps: int = 3) -> tuple[Case, dict[st
     best, best_row, runs = case, first, 1
     for name, _lo, _hi in RANGES:
         nominal = NOMINAL[name]
-        if best.params[name] == nominal:
+        if best.param(name) == nominal:
             continue
-        bad, good = best.params[name], nominal  # bad fails; try the nominal first
-        trial = Case(best.scenario, best.seed, {**best.params, name: nominal})
+        bad, good = best.param(name), nominal  # bad fails; try the nominal first
+        trial = Case(best.scenario, best.seed, {**best.params, name: nominal}, best.loop)
         row = run_case(trial, code_version)
         runs += 1
         if broken(row) >= target:
@@ -44,7 +41,7 @@ def shrink(case: Case, code_version: str, steps: int = 3) -> tuple[Case, dict[st
             continue
         for _ in range(steps):
             mid = round((bad + good) / 2.0, 4)
-            trial = Case(best.scenario, best.seed, {**best.params, name: mid})
+            trial = Case(best.scenario, best.seed, {**best.params, name: mid}, best.loop)
             row = run_case(trial, code_version)
             runs += 1
             if broken(row) >= target:
@@ -63,7 +60,8 @@ broke {what}. Fails while the cause is there; passes once it is fixed (then keep
 from sim.campaign.family import Case
 from sim.runners.campaign_case import run_case
 
-CASE = Case({case.scenario!r}, {case.seed}, {pprint.pformat(dict(case.params), width=100, indent=4)})
+CASE = Case({case.scenario!r}, {case.seed}, {pprint.pformat(dict(case.params), width=100, indent=4)},
+            {case.loop!r})
 
 
 def test_case_{row["id"]}_keeps_every_invariant() -> None:
