@@ -144,14 +144,50 @@ class CrewSeenPose:
 class SitlClock:
     """The stack's, the crew's and the world's clock against a SITL (s): ``time.monotonic()`` until
     :meth:`set_rate`, then running ``rate`` times faster than the wall clock, as the SITL's own clock does at
-    SIM_SPEEDUP ``rate``; continuous across the change."""
+    SIM_SPEEDUP ``rate``; continuous across the change.
+
+    After :meth:`follow` it runs on the autopilot's own clock: ``sample()`` returns the autopilot's latest
+    ``time_boot_ms`` as seen on the crew's port (ATTITUDE at 20 Hz of its time); the clock reads the last sample
+    plus the wall time since it was first seen times ``rate``, never more than ``FOLLOW_HORIZON_S`` of autopilot
+    time past it, and never backwards. So a SITL that cannot keep up with SIM_SPEEDUP on a busy machine slows
+    the world and the stack down with it (a wall-clock model would let the people run ahead of the vehicle's
+    physics). When no new sample has come for ``FREE_RUN_AFTER_S`` wall seconds (a dead SITL, a cut crew port)
+    it runs free on the wall clock again, so every timeout measured on it still expires.
+    """
+
+    #: Autopilot seconds the clock may run past the autopilot's latest report.
+    FOLLOW_HORIZON_S = 0.1
+    #: Wall seconds without a new report after which the clock runs free at ``rate``.
+    FREE_RUN_AFTER_S = 0.5
 
     def __init__(self) -> None:
         self.rate = 1.0
         self._wall0 = self._t0 = time.monotonic()
+        self._sample: Callable[[], int | None] | None = None
+        self._last_ms: int | None = None
+        self._ap0_s = self._base_s = self._seen_wall = self._out = 0.0
+
+    def _free(self, wall: float) -> float:
+        return self._t0 + (wall - self._wall0) * self.rate
 
     def __call__(self) -> float:
-        return self._t0 + (time.monotonic() - self._wall0) * self.rate
+        wall = time.monotonic()
+        if self._sample is None:
+            return self._free(wall)
+        ms = self._sample()
+        if ms is not None and ms != self._last_ms:
+            if self._last_ms is None or ms < self._last_ms:  # the first report, or the autopilot rebooted
+                self._ap0_s, self._base_s = ms / 1000.0, self._out
+            self._last_ms, self._seen_wall = ms, wall
+        # before the first report: where the clock stood at follow(), waiting for it (then running free)
+        reported = self._base_s if self._last_ms is None else self._base_s + self._last_ms / 1000.0 - self._ap0_s
+        since = wall - self._seen_wall
+        if since <= self.FREE_RUN_AFTER_S:
+            t = reported + min(since * self.rate, self.FOLLOW_HORIZON_S)
+        else:  # continuous with the line above at the switch (rate * FREE_RUN_AFTER_S >= the horizon)
+            t = reported + self.FOLLOW_HORIZON_S + (since - self.FREE_RUN_AFTER_S) * self.rate
+        self._out = max(self._out, t)
+        return self._out
 
     def set_rate(self, rate: float) -> None:
         if not (math.isfinite(rate) and rate > 0.0):
@@ -159,7 +195,19 @@ class SitlClock:
         now = self()
         self._wall0, self._t0, self.rate = time.monotonic(), now, float(rate)
 
+    def follow(self, sample: Callable[[], int | None]) -> None:
+        """From now on run on the autopilot's clock, ``sample()`` its latest time_boot_ms (None: none yet). The
+        caller keeps the reports coming in (the crew's ground station reads every period)."""
+        self._out = self._base_s = self()
+        self._sample, self._last_ms, self._seen_wall = sample, None, time.monotonic()
+
+    @property
+    def following(self) -> bool:
+        return self._sample is not None
+
     def sleep_until(self, t_s: float) -> None:
+        """Sleep the wall time the clock needs at ``rate`` to read ``t_s`` (following the autopilot, it may then
+        still read less: :class:`RealTimePeriods` waits on, reading the reports)."""
         time.sleep(max(0.0, (t_s - self()) / self.rate))
 
 
@@ -181,6 +229,11 @@ class RealTimePeriods:
     def next_period(self) -> float:
         self._next_tick = max(self._next_tick + self.dt_s, self.clock())  # no catch-up burst after a stall
         self.clock.sleep_until(self._next_tick)
+        if self.clock.following:  # the autopilot may be behind its SIM_SPEEDUP: wait for it, reading its reports
+            give_up = time.monotonic() + SitlClock.FREE_RUN_AFTER_S + 0.05
+            while self.clock() < self._next_tick and time.monotonic() < give_up:
+                self.gcs.tick()
+                time.sleep(0.001)
         self.gcs.tick()
         self.seen.update()
         now = self.clock()
@@ -225,6 +278,11 @@ def _autopilot_time(gcs: ScriptedGroundStation) -> tuple[float, float]:
     gcs.tick()
     att = gcs.latest.get("ATTITUDE")
     return (float(att.time_boot_ms) / 1000.0 if att is not None else math.nan), time.monotonic()
+
+
+def _attitude_ms(gcs: ScriptedGroundStation) -> int | None:
+    att = gcs.latest.get("ATTITUDE")
+    return None if att is None else int(att.time_boot_ms)
 
 
 def _wait_for_position(bridge: MavlinkBridge, timeout_s: float) -> np.ndarray:
@@ -363,6 +421,9 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
                 raise BridgeError(f"the SITL keeps SIM_SPEEDUP {got:g}, asked for {speedup:g}")
             clock.set_rate(speedup)
         ap_start = _autopilot_time(gcs)
+        clock_start = clock()
+        if speedup != 1.0:  # from the hand-over on, the world and the stack run on the autopilot's clock
+            clock.follow(lambda: _attitude_ms(gcs))
         loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s, seen, faults.link_switch(
             lambda cut: rec.record("/sim/link_cut", clock(), {"cut": cut, "stamp_s": clock()})), clock),
                            vehicle=link, perception=perception, operator=crew, health=faults.health(world),
@@ -371,7 +432,9 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         ap_end = _autopilot_time(gcs)
         rec.record("/sim/sitl_clock", clock(), {
             "speedup_set": speedup, "autopilot_s": ap_end[0] - ap_start[0], "wall_s": ap_end[1] - ap_start[1],
-            "speedup_reached": (ap_end[0] - ap_start[0]) / max(ap_end[1] - ap_start[1], 1e-9)})
+            "speedup_reached": (ap_end[0] - ap_start[0]) / max(ap_end[1] - ap_start[1], 1e-9),
+            # the stack's clock over the same span: equal to the autopilot's when it followed it
+            "stack_s": clock() - clock_start, "followed_autopilot": clock.following})
         if bridge.engagement.following and loop.health(clock()) is Health.ALIVE:
             bridge.disengage(clock(), "scenario ended")
         return meter.result(name, seed, dt_s, redesignations=crew.redesignations)
