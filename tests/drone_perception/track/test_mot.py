@@ -73,3 +73,43 @@ def test_track_command_writes_a_scorable_result(tmp_path: Path) -> None:
 def test_track_command_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["track", "--mot", str(tmp_path / "none.txt"), "--out", str(tmp_path / "r.txt")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def _sequence(tmp_path: Path, rate_hz: float, scale: float = 1.0, ini: str | None = None) -> tuple[Path, Path]:
+    """A MOTChallenge layout SEQ/det/det.txt (+ SEQ/seqinfo.ini) of a synthetic crossing, scores times ``scale``."""
+    sc = synth.scenario("crossing", rate_hz=rate_hz)
+    (tmp_path / "SEQ" / "det").mkdir(parents=True)
+    det = tmp_path / "SEQ" / "det" / "det.txt"
+    frames = [(k + 1, fr.detections) for k, fr in enumerate(sc.frames)]
+    write_detections(det, frames)
+    if scale != 1.0:  # a detector on another score scale (MOT15's public ACF: up to ~140)
+        rows = np.loadtxt(det, delimiter=",").reshape(-1, 10)
+        rows[:, 6] *= scale
+        np.savetxt(det, rows, delimiter=",", fmt="%.3f")
+    if ini is not None:
+        (tmp_path / "SEQ" / "seqinfo.ini").write_text(ini)
+    return det, tmp_path / "res.txt"
+
+
+def test_track_takes_the_frame_rate_from_seqinfo_and_scales_scores(tmp_path: Path) -> None:
+    """The time-based settings (lost-track time) need the real frame rate: a 7 fps sequence (PETS09) tracked as
+    30 fps keeps lost tracks four times too many frames. Scores on a 0-100 scale are brought to 0-1."""
+    det, out = _sequence(tmp_path, 10.0, scale=100.0, ini="[Sequence]\nname=SEQ\nframeRate=10\n")
+    assert main(["track", "--mot", str(det), "--out", str(out), "--score-scale", "100"]) == 0
+    with_ini = out.read_text()
+    assert main(["track", "--mot", str(det), "--out", str(out), "--score-scale", "100", "--fps", "10"]) == 0
+    assert out.read_text() == with_ini and with_ini  # the same as saying --fps 10
+    assert main(["track", "--mot", str(det), "--out", str(out), "--fps", "10"]) == 0
+    assert out.read_text() != with_ini  # raw scores of 0-100: every box is "high", the second stage never runs
+
+
+@pytest.mark.parametrize(("args", "ini", "match"), [
+    (["--score-scale", "0"], None, "--score-scale"),
+    ([], "[Sequence]\nframeRate=fast\n", "frameRate"),
+    ([], "no section header\n", "frameRate"),
+])
+def test_track_refuses_a_bad_scale_or_seqinfo(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                              ini: str | None, match: str) -> None:
+    det, out = _sequence(tmp_path, 10.0, ini=ini)
+    assert main(["track", "--mot", str(det), "--out", str(out), *args]) == 2
+    assert match in capsys.readouterr().err
