@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from drone_perception.config.envelope import mission_warnings
 from drone_perception.interfaces import Recorder
 from sim.campaign.family import Case
 from sim.campaign.faults import DirectInjection, MavlinkInjection, link_faults_at_onset, schedule_vehicle_faults
@@ -34,6 +35,7 @@ INVARIANTS = ("standoff_m", "fence_m", "disengaged_commands", "mission")
 def run_case(case: Case, code_version: str) -> dict[str, Any]:
     """One case: its manifest line (id, parameters, margins, trace hash, verdict)."""
     r = simulate(case)
+    config = case.config()
     margins = {
         "standoff_m": round(float(r.min_separation_any_m - r.standoff_m), 4),
         "fence_m": round(float(r.min_fence_margin_m), 4),
@@ -45,7 +47,10 @@ def run_case(case: Case, code_version: str) -> dict[str, Any]:
             "loop": case.loop, "fault": fault.kind, "bystander_mode": bystander_mode(case),
             "margins": margins, "trace_hash": trace_hash(r.trajectory),
             "verdict": "pass" if all(v >= 0 for v in margins.values()) else "fail",
-            "failures": r.failures, "subject_in_view_share": round(float(r.subject_in_view_share), 4)}
+            "failures": r.failures, "subject_in_view_share": round(float(r.subject_in_view_share), 4),
+            "engaged_share": round(float(r.engaged_share), 4), "motion_commands": int(r.motion_commands),
+            # what the envelope check foresaw at load: a mission failure it warned of is no surprise
+            "mission_warnings": mission_warnings(config.follow, config.camera)}
 
 
 def detection_params(case: Case, width_px: int) -> DetectionModelParams:

@@ -3,6 +3,7 @@ jumping at the change; a rate that is not a positive number is refused."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -87,5 +88,5 @@ def test_a_followed_clock_never_runs_backwards_and_survives_a_reboot(wall) -> No
         ap["ms"] = ms
         wall.now += 0.05
         readings.append(clock())
-    assert all(b >= a for a, b in zip(readings, readings[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(readings))
     assert readings[-1] - readings[-2] == pytest.approx(0.1, abs=1e-9)  # on the rebooted clock's pace

@@ -1,0 +1,205 @@
+"""Issue 13 items 1 and 3: scenario families with bystanders, wind and faults on both loops; low-discrepancy
+sampling; the importance-sampled failure probability."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drone_perception.loop import Health, Sensed
+from sim.campaign.family import DIRECT_FAULTS, MAVLINK_FAULTS, NOMINAL, RANGES, Case, Fault, draw_cases, unit_point
+from sim.campaign.faults import DirectInjection, FaultyPerception, FaultyVehicleLink, JumpingClock, companion_health
+from sim.campaign.importance import Proposal, active_coordinates, estimate
+from sim.campaign.perturb import perturbed
+from sim.runners.campaign_case import run_case
+from sim.runners.parts import SimulatedDetections, WorldClock, WorldVehicleLink
+from sim.world.people import MotionContext
+from sim.world.scenarios import get_scenario
+
+
+def _case(loop: str = "direct", **params: float) -> Case:
+    return Case("walk", 3, {**NOMINAL, **params}, loop)
+
+
+def _world(case: Case):
+    return perturbed(case, get_scenario(case.scenario)).build(np.random.default_rng(case.seed), case.config())
+
+
+def test_every_fault_class_of_each_loop_is_reachable_and_nominal_means_none() -> None:
+    for loop, kinds in (("direct", DIRECT_FAULTS), ("mavlink", MAVLINK_FAULTS)):
+        got = {_case(loop, fault=u).fault().kind for u in np.linspace(0.0, 0.999, 200)}
+        assert got == set(kinds)
+    assert _case().fault().kind == "none" and not _case().fault().active(5.0)
+    assert _case(loop="mavlink").case_id("v") != _case().case_id("v")
+    assert Case.from_row({"scenario": "walk", "seed": 3, "params": NOMINAL}) == _case()
+
+
+def test_bystanders_join_the_scenario_and_a_chaser_runs_at_the_vehicle() -> None:
+    plain = _world(_case())
+    world = _world(_case(bystanders=3.4, bystander_mode=0.9, bystander_speed_mps=6.0, bystander_start_s=1.0,
+                         bystander_range_m=10.0))
+    assert len(world.people) == len(plain.people) + 3
+    assert len({p.id for p in world.people}) == len(world.people) and world.subject.is_subject
+    chaser = world.people[-3]
+    ctx = MotionContext(5.0, world.vehicle_state().position_ned_m)
+    v = chaser.motion.velocity(chaser.position_ned_m, np.zeros(3), 0.05, np.random.default_rng(0),
+                               ctx)
+    to_vehicle = ctx.vehicle_position_ned_m[:2] - chaser.position_ned_m[:2]
+    assert float(v[:2] @ to_vehicle) > 0.9 * np.linalg.norm(v[:2]) * np.linalg.norm(to_vehicle)
+    # the scenario's own draws are unchanged by the bystanders: the subject starts in the same place
+    assert np.allclose(world.subject.position_ned_m, plain.subject.position_ned_m)
+
+
+def test_added_wind_is_on_top_of_the_scenario_wind() -> None:
+    world = _world(_case(wind_mps=6.0, wind_dir_rad=math.pi / 2, gust_mps=2.0))
+    assert world.wind.mean_ned_mps[1] == pytest.approx(6.0) and abs(world.wind.mean_ned_mps[0]) < 1e-9
+    assert world.wind.gust_sigma_mps[0] == pytest.approx(2.0)
+
+
+def _perception(kind: str, m: float = 1.0):
+    case = _case()
+    world = _world(case)
+    inner = SimulatedDetections(world, np.random.default_rng(1))
+    return world, FaultyPerception(inner, world, Fault(kind, 1.0, 1.0, m), seed=3), inner
+
+
+@pytest.mark.parametrize("kind", ["detector_dropout", "corrupt_frames", "false_positives"])
+def test_perception_faults_act_only_in_their_window(kind: str) -> None:
+    world, faulty, _ = _perception(kind)
+    before = faulty.sense(0.0)
+    assert before.detections is not None and len(before.detections) >= 1  # the subject, outside the window
+    world.t_s = 1.5
+    inside = faulty.sense(1.5)
+    if kind == "detector_dropout":
+        assert inside.detections is not None and len(inside.detections) == 0 and not faulty.subject_in_view()
+    elif kind == "corrupt_frames":
+        assert inside == Sensed() and not faulty.subject_in_view()
+    else:
+        assert inside.detections is not None and len(inside.detections) >= 1 + 4
+    world.t_s = 2.5
+    after = faulty.sense(2.5)
+    assert after.detections is not None and len(after.detections) <= len(before.detections) + 1
+
+
+def test_a_perception_fault_does_not_change_what_the_detection_model_draws() -> None:
+    """The inner source is always called, so the world's and the detector's generators advance as without."""
+    world, faulty, inner = _perception("detector_dropout")
+    plain_world = _world(_case())
+    plain = SimulatedDetections(plain_world, np.random.default_rng(1))
+    for t in (0.0, 1.2, 1.4, 2.2):
+        world.t_s = plain_world.t_s = t
+        faulty.sense(t)
+        p = plain.sense(t)
+    assert inner.rng.bit_generator.state == plain.rng.bit_generator.state and p.detections is not None
+
+
+def test_gps_glitch_moves_the_reported_position_and_the_camera_with_it() -> None:
+    world = _world(_case())
+    link = FaultyVehicleLink(WorldVehicleLink(world), world, Fault("gps_glitch", 1.0, 2.0, 1.0), seed=3)
+    true = world.vehicle_state().position_ned_m
+    assert np.allclose(link.poll(0.0).position_ned_m, true)
+    world.t_s = 1.5
+    glitched = link.poll(1.5)
+    jump = np.linalg.norm(glitched.position_ned_m - true)
+    assert jump == pytest.approx(20.0) and glitched.position_ned_m[2] == pytest.approx(true[2])
+    cam = link.camera(glitched)
+    assert cam is not None and np.allclose(cam.position_ned_m, glitched.position_ned_m)
+
+
+def test_a_clock_jump_moves_every_stamp_the_stack_makes() -> None:
+    world = _world(_case())
+    f = Fault("clock_jump", 0.5, 0.2, 1.0)
+    clock = JumpingClock(WorldClock(world, 0.05), world, f)
+    link = FaultyVehicleLink(WorldVehicleLink(world), world, f, seed=3, clock=clock)
+    stamps = [clock.next_period() for _ in range(20)]
+    assert stamps[5] == pytest.approx(0.3) and stamps[-1] == pytest.approx(1.0 + 5.0)
+    assert link.poll(stamps[-1]).stamp_s == pytest.approx(stamps[-1])
+
+
+def test_companion_faults_are_windows() -> None:
+    world = _world(_case())
+    for kind, during in (("stalled_pipeline", Health.STALLED), ("dead_companion", Health.DEAD)):
+        f = Fault(kind, 1.0, 1.0, 0.0)
+        states = []
+        for t in (0.5, 1.5, 2.5):
+            world.t_s = t
+            states.append(companion_health(world, f))
+        assert states == [Health.ALIVE, during, Health.ALIVE]
+    inj = DirectInjection(Fault("none", 0.0, 1.0, 0.0), 3)
+    parts = (WorldClock(world, 0.05), WorldVehicleLink(world), SimulatedDetections(world, np.random.default_rng(0)))
+    assert inj.parts(world, *parts) == parts  # no fault: the parts are the loop's own
+
+
+def test_sobol_and_halton_cover_the_space_and_keep_cases_legal() -> None:
+    from drone_perception.config.envelope import envelope_problems
+
+    for sampler in ("sobol", "halton"):
+        cases = draw_cases(["walk"], 64, seed=2, sampler=sampler)
+        assert cases[:10] == draw_cases(["walk"], 10, seed=2, sampler=sampler)  # a longer campaign extends
+        u = np.array([unit_point(c.params) for c in cases])
+        assert u.min() >= 0.0 and u.max() <= 1.0
+        # every coordinate's 8 bins hit 8 times each, give or take scrambling (random: far less even)
+        counts = np.array([np.histogram(u[:, j], bins=8, range=(0, 1))[0] for j in range(len(RANGES))])
+        assert counts.min() >= 5 and counts.max() <= 11
+        for c in cases[:16]:
+            cfg = c.config()
+            assert envelope_problems(cfg.safety, cfg.follow, cfg.fence) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.05, 0.95), min_size=3, max_size=3), st.lists(st.floats(0.05, 0.5), min_size=3,
+       max_size=3), st.integers(0, 2**31 - 1))
+def test_the_proposal_density_is_a_density_and_weights_are_bounded(mean, sigma, seed) -> None:
+    q = Proposal(np.array(mean), np.array(sigma), alpha=0.2, active=np.array([True, True, False]))
+    rng = np.random.default_rng(seed)
+    grid = rng.uniform(0.0, 1.0, (20000, 3))
+    assert float(q.density(grid).mean()) == pytest.approx(1.0, abs=0.1)  # integrates to 1 over the cube
+    assert float(q.weights(q.sample(rng, 500)).max()) <= 1.0 / 0.2 + 1e-9
+
+
+def test_importance_sampling_estimates_a_rare_failure_better_than_monte_carlo() -> None:
+    """A synthetic failure region of probability 0.002 in 5 dimensions (u0 < 0.02 and u1 > 0.9): 400 nominal
+    draws see about one failure; 400 from a proposal centred near it estimate the probability within 40 %."""
+    rng = np.random.default_rng(0)
+
+    def margin(u: np.ndarray) -> np.ndarray:
+        return np.maximum(u[:, 0] - 0.02, 0.9 - u[:, 1])
+
+    mean, sigma = np.array([0.02, 0.93, 0.5, 0.5, 0.5]), np.array([0.05, 0.05, 0.3, 0.3, 0.3])
+    active = active_coordinates(mean, sigma, elite=8)
+    assert active.tolist() == [True, True, False, False, False]
+    q = Proposal(mean, sigma, alpha=0.2, active=active)
+    u = q.sample(rng, 400)
+    est = estimate(q.weights(u), margin(u))
+    assert est["failures_under_proposal"] > 40
+    assert est["p_fail"] == pytest.approx(0.002, rel=0.4) and est["effective_sample_size"] > 50
+    none = estimate(np.ones(400), np.full(400, 1.0))
+    assert none["p_fail"] == 0.0 and none["p_fail_upper_bound"] > 0 and none["effective_sample_size"] == 400
+
+
+@pytest.mark.parametrize("loop,fault", [("direct", 0.99), ("mavlink", 0.75)])  # clock_jump; link_drop
+def test_a_faulty_case_with_bystanders_runs_on_each_loop_and_replays(loop: str, fault: float) -> None:
+    case = Case("subject_lost", 5, {**NOMINAL, "bystanders": 2.0, "bystander_mode": 0.5, "wind_mps": 3.0,
+                                     "fault": fault, "fault_onset_s": 4.0, "fault_duration_s": 2.0,
+                                     "fault_magnitude": 0.5}, loop)
+    row = run_case(case, "t")
+    assert row["fault"] == ("clock_jump" if loop == "direct" else "link_drop") and row["loop"] == loop
+    assert row["margins"]["standoff_m"] > 0 and row["margins"]["disengaged_commands"] == 0
+    assert run_case(case, "t")["trace_hash"] == row["trace_hash"]
+
+
+def test_the_cli_runs_cem_and_importance_sampling(tmp_path, capsys) -> None:
+    from drone_perception.cli import main
+
+    code = main(["campaign", "--episodes", "2", "--search", "cem", "--is-episodes", "2", "--scenarios",
+                 "subject_lost", "--sampler", "halton", "--out", str(tmp_path), "--report-worst", "0"])
+    out = capsys.readouterr().out
+    assert code in (0, 1) and "importance sampling: P(safety margin < 0)" in out
+    import json
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["importance"]["cases"] == 2 and len(summary["importance"]["case_ids"]) == 2
