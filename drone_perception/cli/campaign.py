@@ -184,13 +184,15 @@ def _importance(search: Any, evaluate: Any, n: int) -> dict[str, Any]:
     from sim.campaign.importance import ALPHA, estimate
     from sim.campaign.search import safety_margin
 
-    proposal = search.proposal(alpha=ALPHA, only_moved=True)
-    cases = search.cases_at(proposal.sample(search.rng, n))
+    proposal = search.proposal(alpha=ALPHA, only_moved=True, min_sigma=0.1)
+    points, scenarios = proposal.sample_with_scenarios(search.rng, n)
+    cases = search.cases_at(points, scenarios)
     got = evaluate(cases)
-    weights = proposal.weights(np.array([unit_point(c.params) for c in cases]))
+    weights = proposal.weights(np.array([unit_point(c.params) for c in cases]), scenarios)
     result = estimate(weights, np.array([safety_margin(r) for r in got]))
     result["case_ids"] = [r["id"] for r in got]
     result["narrowed_parameters"] = [name for (name, _, _), a in zip(RANGES, proposal.active, strict=True) if a]
+    result["scenario_p"] = {s: round(float(p), 3) for s, p in zip(search.scenarios, search.scenario_p, strict=True)}
     return result
 
 

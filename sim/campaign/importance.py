@@ -32,15 +32,17 @@ ALPHA = 0.2
 
 @dataclass(frozen=True)
 class Proposal:
-    """``alpha`` uniform on the cube + ``1 - alpha`` of a product distribution: a truncated normal on each
-    ``active`` coordinate, uniform on the others. (With 19 parameters, a proposal narrowed in every coordinate
-    makes every weight but the defensive draws' vanish, an effective sample size of the uniform share alone; only
-    the coordinates the search really moved are narrowed, :func:`active_coordinates`.)"""
+    """``alpha`` nominal (uniform on the cube, the scenario uniform) + ``1 - alpha`` of a product distribution:
+    a truncated normal on each ``active`` coordinate, uniform on the others, the scenario drawn with
+    ``scenario_p`` (None: uniform). (With 19 parameters, a proposal narrowed in every coordinate makes every
+    weight but the defensive draws' vanish, an effective sample size of the uniform share alone; only the
+    coordinates the search really moved are narrowed, :func:`active_coordinates`.)"""
 
     mean: np.ndarray
     sigma: np.ndarray
     alpha: float = ALPHA
     active: np.ndarray | None = None
+    scenario_p: np.ndarray | None = None
 
     def _mask(self) -> np.ndarray:
         return np.ones(len(self.mean), bool) if self.active is None else np.asarray(self.active, bool)
@@ -48,31 +50,44 @@ class Proposal:
     def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return (0.0 - self.mean) / self.sigma, (1.0 - self.mean) / self.sigma
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def _scenarios(self) -> np.ndarray:
+        return np.array([1.0]) if self.scenario_p is None else np.asarray(self.scenario_p, dtype=np.float64)
+
+    def sample_with_scenarios(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` points of the cube and the index of each one's scenario (in ``scenario_p``'s order)."""
         a, b = self._bounds()
         d = len(self.mean)
         gauss = truncnorm.rvs(a, b, loc=self.mean, scale=self.sigma, size=(n, d), random_state=rng)
         gauss = np.where(self._mask()[None, :], gauss, rng.uniform(0.0, 1.0, (n, d)))
         uniform = rng.uniform(0.0, 1.0, (n, d))
         pick = rng.random(n) < self.alpha
-        return np.where(pick[:, None], uniform, gauss)
+        sp = self._scenarios()
+        scen = np.where(pick, rng.integers(0, len(sp), n), rng.choice(len(sp), size=n, p=sp / sp.sum()))
+        return np.where(pick[:, None], uniform, gauss), scen
 
-    def density(self, u: np.ndarray) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.sample_with_scenarios(rng, n)[0]
+
+    def density(self, u: np.ndarray, scenario: np.ndarray | None = None) -> np.ndarray:
+        """The proposal's density at ``u`` (and scenario index), relative to the nominal one's scenario share."""
         a, b = self._bounds()
         pdf = truncnorm.pdf(u, a, b, loc=self.mean, scale=self.sigma)
         g = np.prod(np.where(self._mask()[None, :], pdf, 1.0), axis=1)
-        return self.alpha + (1.0 - self.alpha) * g
+        sp = self._scenarios()
+        share = np.ones(len(u)) if scenario is None else (sp / sp.sum())[np.asarray(scenario)] * len(sp)
+        return self.alpha + (1.0 - self.alpha) * share * g
 
-    def weights(self, u: np.ndarray) -> np.ndarray:
-        """``p(u) / q(u)``; p = 1 on the cube."""
-        return 1.0 / self.density(np.atleast_2d(u))
+    def weights(self, u: np.ndarray, scenario: np.ndarray | None = None) -> np.ndarray:
+        """``p(u, s) / q(u, s)``; p = 1 on the cube times a uniform scenario."""
+        return 1.0 / self.density(np.atleast_2d(u), scenario)
 
 
 def active_coordinates(mean: np.ndarray, sigma: np.ndarray, elite: int, z: float = 2.0) -> np.ndarray:
     """Coordinates the search moved: the elite mean more than ``z`` standard errors of a uniform elite mean
-    (0.289 / sqrt(elite)) from the centre, or the spread below half the uniform one (0.289)."""
+    (0.289 / sqrt(elite)) from the centre. (A small spread alone says little: a few elite cases always have
+    one.)"""
     se = (1.0 / np.sqrt(12.0)) / np.sqrt(max(elite, 1))
-    return (np.abs(np.asarray(mean) - 0.5) > z * se) | (np.asarray(sigma) < 0.5 / np.sqrt(12.0))
+    return np.abs(np.asarray(mean) - 0.5) > z * se
 
 
 def estimate(weights: np.ndarray, margins: np.ndarray, levels: tuple[float, ...] = (0.5, 1.0, 2.0),

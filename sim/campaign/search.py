@@ -5,8 +5,9 @@ margin (min of the standoff and fence margins, metres), beside random search at 
 The parameters are normalised to [0, 1] (``family.RANGES``); CEM keeps an independent Gaussian per parameter,
 truncated to [0, 1] (so its density is exact for importance sampling, :mod:`sim.campaign.importance`), draws a
 generation, keeps the ``elite`` share with the lowest margins and refits the mean and spread to them (with a
-floor on the spread so the search does not collapse). The scenario and the seed are drawn as in random
-search (the scenario in turn, the seed from the campaign's generator).
+floor on the spread so the search does not collapse). It also learns the scenario: a categorical distribution,
+refit (smoothed, with a floor) to the elite's scenarios, so the search spends its budget where the margins are
+smallest instead of in turn. The seed is drawn from the search's generator.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sim.campaign.importance import Proposal, active_coordinates
 
 #: Lowest spread (normalised units) CEM keeps per parameter.
 MIN_SIGMA = 0.05
+#: Lowest probability CEM keeps per scenario, as a share of the uniform one (1 / number of scenarios).
+MIN_SCENARIO_P = 0.1
 
 
 def safety_margin(row: dict[str, Any]) -> float:
@@ -46,25 +49,22 @@ class CrossEntropySearch:
         self.rng = np.random.default_rng(self.seed)
         self.mean = np.full(len(RANGES), 0.5)
         self.sigma = np.full(len(RANGES), 0.3)
-        self._k = 0
+        #: Probability of each scenario: the search also learns which scenario comes closest to breaking.
+        self.scenario_p = np.full(len(self.scenarios), 1.0 / len(self.scenarios))
 
-    def proposal(self, alpha: float = 0.0, *, only_moved: bool = False) -> Proposal:
-        """The current sampling distribution (``alpha`` > 0: mixed with the nominal uniform one; ``only_moved``:
-        narrowed only in the coordinates the search moved, uniform in the others)."""
+    def proposal(self, alpha: float = 0.0, *, only_moved: bool = False, min_sigma: float = 0.0) -> Proposal:
+        """The current sampling distribution (``alpha`` > 0: mixed with the nominal one; ``only_moved``: narrowed
+        only in the coordinates the search moved, uniform in the others; spreads at least ``min_sigma``)."""
         active = (active_coordinates(self.mean, self.sigma, max(2, round(self.elite * self.generation)))
                   if only_moved else None)
-        return Proposal(self.mean.copy(), self.sigma.copy(), alpha, active)
+        return Proposal(self.mean.copy(), np.maximum(self.sigma, min_sigma), alpha, active, self.scenario_p.copy())
 
-    def cases_at(self, points: np.ndarray) -> list[Case]:
-        out = []
-        for u in points:
-            out.append(Case(self.scenarios[self._k % len(self.scenarios)], int(self.rng.integers(0, 2**31 - 1)),
-                            params_at(u), self.loop))
-            self._k += 1
-        return out
+    def cases_at(self, points: np.ndarray, scenarios: np.ndarray) -> list[Case]:
+        return [Case(self.scenarios[int(s)], int(self.rng.integers(0, 2**31 - 1)), params_at(u), self.loop)
+                for u, s in zip(points, scenarios, strict=True)]
 
     def draw(self, n: int) -> list[Case]:
-        return self.cases_at(self.proposal().sample(self.rng, n))
+        return self.cases_at(*self.proposal().sample_with_scenarios(self.rng, n))
 
     def update(self, cases: list[Case], margins: list[float]) -> None:
         order = np.argsort(margins)
@@ -72,6 +72,10 @@ class CrossEntropySearch:
         u = np.array([unit_point(cases[i].params) for i in keep])
         self.mean = np.clip(u.mean(axis=0), 0.0, 1.0)
         self.sigma = np.maximum(u.std(axis=0), MIN_SIGMA)
+        counts = np.bincount([self.scenarios.index(cases[i].scenario) for i in keep], minlength=len(self.scenarios))
+        p = 0.5 * self.scenario_p + 0.5 * counts / counts.sum()  # smoothed; never below the floor
+        p = np.maximum(p, MIN_SCENARIO_P / len(self.scenarios))
+        self.scenario_p = p / p.sum()
 
 
 def run_search(search: CrossEntropySearch, budget: int,

@@ -203,3 +203,28 @@ def test_the_cli_runs_cem_and_importance_sampling(tmp_path, capsys) -> None:
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["importance"]["cases"] == 2 and len(summary["importance"]["case_ids"]) == 2
+
+
+def test_cem_learns_which_scenario_comes_closest_and_importance_weights_undo_it() -> None:
+    """Synthetic margins (no simulation): only scenario "b" with a low first parameter fails (nominal probability
+    1/3 * 0.05). CEM moves its scenario share to "b"; the importance-sampled estimate from its final distribution,
+    weighted back to the nominal one (uniform scenario), lands near 1/60."""
+    from sim.campaign.search import CrossEntropySearch, run_search
+
+    def margin(c: Case) -> float:
+        return (unit_point(c.params)[0] - 0.05) if c.scenario == "b" else 1.0 + unit_point(c.params)[0]
+
+    def evaluate(cases):
+        return [{"id": str(i), "scenario": c.scenario, "params": c.params,
+                 "margins": {"standoff_m": margin(c), "fence_m": 5.0, "disengaged_commands": 0, "mission": 1}}
+                for i, c in enumerate(cases)]
+
+    search = CrossEntropySearch(["a", "b", "c"], seed=1, generation=20)
+    run_search(search, 200, evaluate)
+    assert search.scenario_p[1] > 0.8 and search.mean[0] < 0.2
+    q = search.proposal(alpha=0.2, only_moved=True, min_sigma=0.1)
+    rng = np.random.default_rng(2)
+    points, scen = q.sample_with_scenarios(rng, 2000)
+    cases = search.cases_at(points, scen)
+    est = estimate(q.weights(points, scen), np.array([margin(c) for c in cases]))
+    assert est["p_fail"] == pytest.approx(1 / 60, rel=0.25) and est["effective_sample_size"] > 200
