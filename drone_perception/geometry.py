@@ -298,37 +298,53 @@ def locate_people(
         raise InvalidValueError(f"ground_down_m: must be finite, got {ground_down_m!r}")
     boxes = _points("xyxy_px", xyxy_px, 4)
     n = boxes.shape[0]
+    if n <= _SCALAR_MAX_ROWS:  # the same checks on Python floats (cheaper for a few rows)
+        rows = boxes.tolist()
+        if not all(math.isfinite(v) for row in rows for v in row):
+            raise InvalidValueError("xyxy_px: contains NaN or infinite values")
+        if any(x2 < x1 or y2 < y1 for x1, y1, x2, y2 in rows):
+            raise InvalidValueError("xyxy_px: boxes must have x2 >= x1 and y2 >= y1")
+        return _locate_people_scalar(camera, rows, float(person_height_m), float(pixel_sigma_px),
+                                     float(height_sigma_m), float(ground_down_m), float(ground_sigma_m))
     if not np.isfinite(boxes).all():
         raise InvalidValueError("xyxy_px: contains NaN or infinite values")
     if n and ((boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any()):
         raise InvalidValueError("xyxy_px: boxes must have x2 >= x1 and y2 >= y1")
-    if n <= _SCALAR_MAX_ROWS:
-        return _locate_people_scalar(camera, boxes, float(person_height_m), float(pixel_sigma_px),
-                                     float(height_sigma_m), float(ground_down_m), float(ground_sigma_m))
     return _locate_people_numpy(camera, boxes, float(person_height_m), float(pixel_sigma_px),
                                 float(height_sigma_m), float(ground_down_m), float(ground_sigma_m))
 
 
 def _locate_people_scalar(
-    camera: CameraModel, boxes: FloatArray, person_height_m: float, pixel_sigma_px: float,
+    camera: CameraModel, boxes: FloatArray | list[list[float]], person_height_m: float, pixel_sigma_px: float,
     height_sigma_m: float, ground_down_m: float, ground_sigma_m: float,
 ) -> PersonFix:
-    """:func:`locate_people` row by row in plain Python (fast for a few boxes; inputs already checked)."""
-    n = boxes.shape[0]
+    """:func:`locate_people` row by row in plain Python (fast for a few boxes; inputs already checked).
+
+    The range is ``sqrt(dn*dn + de*de + dd*dd)`` from the camera, the sum in the order numpy's
+    ``linalg.norm(..., axis=1)`` of the vectorised path takes it (NaN for a row without a fix)."""
     cam = _scalar.Cam(camera)
-    position = np.full((n, 3), np.nan)
-    cov = np.full((n, 3, 3), np.nan)
-    valid = np.zeros(n, dtype=bool)
-    for i, box in enumerate(boxes.tolist()):
+    nan_row = (_scalar._NAN, _scalar._NAN, _scalar._NAN)
+    var_down = ground_sigma_m**2
+    rows = boxes.tolist() if isinstance(boxes, np.ndarray) else boxes
+    position, cov, valid, rng = [], [], [], []
+    for box in rows:
         ok, pn, pe, (cnn, cne, cee) = _scalar.locate_row(
             cam, box, person_height_m, pixel_sigma_px, height_sigma_m, ground_down_m, ground_sigma_m
         )
+        valid.append(ok)
         if ok:
-            valid[i] = True
-            position[i] = (pn, pe, ground_down_m)
-            cov[i] = ((cnn, cne, 0.0), (cne, cee, 0.0), (0.0, 0.0, ground_sigma_m**2))
-    rng = np.linalg.norm(position - camera.position_ned_m, axis=1)
-    return PersonFix(position_ned_m=position, cov_ned_m2=cov, range_m=rng, valid=valid)
+            position.append((pn, pe, ground_down_m))
+            cov.append(((cnn, cne, 0.0), (cne, cee, 0.0), (0.0, 0.0, var_down)))
+            dn, de, dd = pn - cam.px, pe - cam.py, ground_down_m - cam.pz
+            rng.append(math.sqrt(dn * dn + de * de + dd * dd))
+        else:
+            position.append(nan_row)
+            cov.append((nan_row, nan_row, nan_row))
+            rng.append(_scalar._NAN)
+    n = len(rows)
+    return PersonFix(position_ned_m=np.array(position, dtype=np.float64).reshape(n, 3),
+                     cov_ned_m2=np.array(cov, dtype=np.float64).reshape(n, 3, 3),
+                     range_m=np.array(rng, dtype=np.float64), valid=np.array(valid, dtype=bool).reshape(n))
 
 
 def _locate_people_numpy(
@@ -422,25 +438,33 @@ def person_box(
         ok = bool(np.all(np.isfinite(foot)) and np.all(np.isfinite(h)) and np.all(h > 0) and np.all(w >= 0))
     if not ok:
         raise InvalidValueError("person_box: foot_ned_m must be finite, height_m > 0 and width_m >= 0")
-    right = camera.R_ned_from_cam[:, 0].copy()
-    right[2] = 0.0
-    norm = np.linalg.norm(right)
-    right = right / norm if norm > 1e-9 else np.array([0.0, 1.0, 0.0])
+    right = _horizontal_right(camera)
     if n <= _SCALAR_MAX_ROWS:
         return _person_box_scalar(camera, right, foot, h, w)
-    return _person_box_numpy(camera, right, foot, h, w)
+    return _person_box_numpy(camera, np.array(right), foot, h, w)
+
+
+def _horizontal_right(camera: CameraModel) -> tuple[float, float, float]:
+    """The camera's right axis with its down component zeroed, normalised (east if it is vertical).
+
+    On Python floats: the norm is ``sqrt(x*x + y*y + 0*0)``, the sum in the order of numpy's ``linalg.norm``
+    of a 3-vector (a dot product), so the values are those of the array version this replaces."""
+    r0, r1 = camera.R_ned_from_cam[:2, 0].tolist()
+    norm = math.sqrt(r0 * r0 + r1 * r1 + 0.0 * 0.0)
+    return (r0 / norm, r1 / norm, 0.0 / norm) if norm > 1e-9 else (0.0, 1.0, 0.0)
 
 
 def _person_box_scalar(
-    camera: CameraModel, right: FloatArray, foot: FloatArray, h: FloatArray, w: FloatArray
+    camera: CameraModel, right: tuple[float, float, float] | FloatArray, foot: FloatArray, h: FloatArray,
+    w: FloatArray,
 ) -> tuple[FloatArray, BoolArray]:
     """:func:`person_box` row by row in plain Python (fast for a few bodies; inputs already checked)."""
     n = foot.shape[0]
-    box = np.empty((n, 4))
-    visible = np.zeros(n, dtype=bool)
     right_t = (float(right[0]), float(right[1]), float(right[2]))
-    for i, (f, h_i, w_i) in enumerate(zip(foot.tolist(), h.tolist(), w.tolist())):
-        box[i], visible[i] = _scalar.person_box_row(camera, right_t, f, h_i, w_i)
+    rows = [_scalar.person_box_row(camera, right_t, f, h_i, w_i)
+            for f, h_i, w_i in zip(foot.tolist(), h.tolist(), w.tolist())]
+    box = np.array([b for b, _ in rows], dtype=np.float64).reshape(n, 4)
+    visible = np.array([v for _, v in rows], dtype=bool).reshape(n)
     return box, visible
 
 
@@ -499,12 +523,12 @@ def observed_sector(
     if not math.isfinite(ground_down_m):
         raise InvalidValueError(f"ground_down_m: must be finite, got {ground_down_m!r}")
     R = camera.R_ned_from_cam
-    right_h = R[:2, 0]
-    if np.linalg.norm(right_h) < 1e-9:
-        fwd_h = R[:2, 2]
+    rn, re = R[:2, 0].tolist()
+    if math.sqrt(rn * rn + re * re) < 1e-9:  # (numpy's linalg.norm of the 2-vector, on floats)
+        fn, fe = R[:2, 2].tolist()
     else:
-        fwd_h = np.array([right_h[1], -right_h[0]])  # right rotated 90 deg anticlockwise (seen from above)
-    center = math.atan2(fwd_h[1], fwd_h[0])
+        fn, fe = re, -rn  # right rotated 90 deg anticlockwise (seen from above)
+    center = math.atan2(fe, fn)
     c, s = math.cos(center), math.sin(center)
     height_m = ground_down_m - camera.position_ned_m[2]
     # Unit rays down the left (x = 0) and right (x = width) image borders, 33 rows each, stacked.

@@ -17,6 +17,7 @@ out NaN exactly where the vectorised code's do.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from drone_perception.types import CameraModel
 
@@ -56,8 +57,8 @@ class Cam:
     def __init__(self, camera: CameraModel) -> None:
         k = camera.intrinsics
         self.fx, self.fy, self.cx, self.cy = float(k.fx_px), float(k.fy_px), float(k.cx_px), float(k.cy_px)
-        self.r = tuple(float(v) for v in camera.R_ned_from_cam.ravel())
-        self.px, self.py, self.pz = (float(v) for v in camera.position_ned_m)
+        self.r = tuple(camera.R_ned_from_cam.ravel().tolist())  # (tolist: the same Python floats, cheaper)
+        self.px, self.py, self.pz = camera.position_ned_m.tolist()
         r20, r21, r22 = self.r[6], self.r[7], self.r[8]
         # K @ R[2, :] (the nadir vanishing point, homogeneous)
         self.ax = self.fx * r20 + self.cx * r22
@@ -130,7 +131,7 @@ def _cues(cam: Cam, x1: float, y1: float, x2: float, y2: float, hgt: float, gnd:
 
 
 def locate_row(
-    cam: Cam, box: tuple[float, float, float, float], person_height_m: float, pixel_sigma_px: float,
+    cam: Cam, box: Sequence[float], person_height_m: float, pixel_sigma_px: float,
     height_sigma_m: float, ground_down_m: float, ground_sigma_m: float,
 ) -> tuple[bool, float, float, tuple[float, float, float]]:
     """One row of ``geometry.locate_people`` (inputs already checked).

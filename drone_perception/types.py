@@ -35,11 +35,10 @@ def _array(
     finite: bool = False,
 ) -> np.ndarray:
     """Copy ``value`` into a read-only array of ``dtype`` and check its shape (``None`` = any size)."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.ndim == len(shape) and all(
-        want is None or got == want for want, got in zip(shape, value.shape)
-    ):  # fast path (the common case): same checks, no conversion
+    if type(value) is np.ndarray and value.dtype == dtype and _shape_ok(value.shape, shape):
+        # fast path (the common case: hot, ~26 calls per control period): same checks, no conversion
         arr = value.copy(order="K")
-        if finite and not np.isfinite(arr).all():
+        if finite and not _all_finite(arr):
             raise InvalidValueError(f"{name}: contains NaN or infinite values: {arr.tolist()}")
         arr.setflags(write=False)
         return arr
@@ -47,15 +46,31 @@ def _array(
         arr = np.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as exc:
         raise InvalidValueError(f"{name}: cannot convert to {np.dtype(dtype).name} array: {exc}") from exc
-    if arr.ndim != len(shape) or any(
-        want is not None and got != want for want, got in zip(shape, arr.shape)
-    ):
+    if not _shape_ok(arr.shape, shape):
         expected = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise InvalidValueError(f"{name}: expected shape {expected}, got {arr.shape}")
     if finite and not np.all(np.isfinite(arr)):
         raise InvalidValueError(f"{name}: contains NaN or infinite values: {arr.tolist()}")
     arr.setflags(write=False)
     return arr
+
+
+def _shape_ok(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    """``got`` has ``want``'s rank and size on every axis where ``want`` is not ``None``."""
+    if got == want:  # (the common case: a fully given shape)
+        return True
+    return len(got) == len(want) and all(w is None or g == w for g, w in zip(got, want))
+
+
+#: Up to this many elements :func:`_all_finite` tests Python floats (a numpy ufunc call costs ~3 us).
+_SCALAR_FINITE_MAX = 64
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """``np.isfinite(arr).all()`` for a float or integer array, cheaper for a few elements."""
+    if arr.size <= _SCALAR_FINITE_MAX and arr.dtype.kind in "fiub":
+        return all(map(math.isfinite, arr.ravel().tolist()))
+    return bool(np.isfinite(arr).all())
 
 
 def _finite_scalar(name: str, value: float) -> float:

@@ -83,7 +83,9 @@ class Geofence:
             den = dn * dn + de * de
             t = 0.0 if den <= 0.0 else ((pn - an) * dn + (pe - ae) * de) / den
             t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)
-            best = min(best, math.hypot(pn - (an + t * dn), pe - (ae + t * de)))
+            d = math.hypot(pn - (an + t * dn), pe - (ae + t * de))
+            if d < best:  # best = min(best, d), without the builtin call (same result, NaN included)
+                best = d
         return best if self._inside_polygon(pn, pe) else -best
 
     # -- whole fence -----------------------------------------------------------------------------
@@ -100,8 +102,10 @@ class Geofence:
         margin, height above the floor, distance below the ceiling and the tether margin."""
         pn, pe, pd = float(point_ned_m[0]), float(point_ned_m[1]), float(point_ned_m[2])
         h = -pd
-        return min(self.polygon_margin_m(pn, pe), h - self.altitude_floor_m, self.altitude_ceiling_m - h,
-                   self.tether_margin_m((pn, pe, pd)))
+        polygon, floor, ceiling = self.polygon_margin_m(pn, pe), h - self.altitude_floor_m, self.altitude_ceiling_m - h
+        if self.tether_length_m is None:  # (tether margin +inf: min() of the other three is the same)
+            return min(polygon, floor, ceiling)
+        return min(polygon, floor, ceiling, self.tether_margin_m((pn, pe, pd)))
 
     def contains(self, point_ned_m: PointLike) -> bool:
         """True when the point is inside (or on) every boundary. NaN is never inside."""

@@ -443,7 +443,8 @@ class SafetyGovernor:
             if abs(x[2]) >= self.vv_mps - _ACTIVE_TOL:
                 limits.add(L.VERTICAL_SPEED_CAP)
         assert x is not None
-        if not all(math.isfinite(c) for c in (*x, yaw)):
+        isfinite = math.isfinite
+        if not (isfinite(x[0]) and isfinite(x[1]) and isfinite(x[2]) and isfinite(yaw)):
             raise FloatingPointError(f"non-finite governor output {x}, yaw {yaw}")
 
         # -- 4. output ------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import numpy as np
 
 from drone_perception.config.perception import TrackerConfig
 from drone_perception.errors import InvalidValueError
+from drone_perception.geometry import locate_people, person_box
 from drone_perception.track.association import assign, iou_matrix
 from drone_perception.track.kalman import BoxKalmanFilter, GroundKalmanFilter, mahalanobis2_ne
 from drone_perception.track.table import TrackTable
@@ -254,8 +255,6 @@ class ByteTracker:
         n = det_xyxy.shape[0]
         if camera is None or n == 0:
             return np.full((n, 3), np.nan), np.full((n, 3, 3), np.nan), np.zeros(n, bool), np.full(n, np.nan)
-        from drone_perception.geometry import locate_people  # engineer A's module; imported on use
-
         fix = locate_people(camera, det_xyxy, person_height_m=self.config.person_height_m)
         valid = np.asarray(fix.valid, bool) & np.isfinite(fix.position_ned_m).all(axis=1)
         valid &= np.isfinite(fix.cov_ned_m2[:, :2, :2]).all(axis=(1, 2))
@@ -270,8 +269,6 @@ class ByteTracker:
     def _project_predictions(self, camera: CameraModel) -> None:
         """Replace the image prediction of ground-tracked people by the projection of their predicted foot
         point through the current camera (so the prediction follows the drone's own motion)."""
-        from drone_perception.geometry import person_box
-
         t = self._table
         rows = np.flatnonzero(t.ground_valid & np.isfinite(t.width_m))
         if rows.size == 0:
