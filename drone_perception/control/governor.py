@@ -494,8 +494,9 @@ class SafetyGovernor:
     def _solve(self, cons: VelocityConstraints, v: Vec, sector: tuple[float, float] | None) -> tuple[Vec, bool]:
         """Projection with the sector set if possible, else without it, else best effort."""
         convex = sector_is_convex(sector)
-        if all(h >= 0.0 for *_, h, _n in cons.people):
-            # zero satisfies every set, so the intersection is not empty
+        if all(h >= 0.0 for *_, h, _n in cons.people) and cons.fence_feasible((0.0, 0.0, 0.0)):
+            # zero satisfies every set, so the intersection is not empty (not so when the fence demands a return:
+            # a vehicle within the fence margin or outside it must move back, #12 item 6)
             ok_with_sector, ok_without = True, True
         else:
             cands = cons.candidates()

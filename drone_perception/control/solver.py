@@ -24,8 +24,10 @@ from drone_perception.control.standoff import Ball, HalfSpace, Vec, sector_proje
 
 #: Each set is shrunk by this much (m/s) while projecting, so the result verifies exactly.
 TIGHTEN_MPS = 1e-5
-#: Dykstra sweeps before giving up (each sweep visits every set once).
-MAX_SWEEPS = 150
+#: Dykstra sweeps before giving up (each sweep visits every set once; a converged projection stops early). 150
+#: was too few for a thin intersection: a climbing vehicle outside its tether (the return half-space, the
+#: floor and the speed cylinder nearly tangent) needed ~400, and the governor fell back to a candidate.
+MAX_SWEEPS = 1000
 _FAN_DIRECTIONS = 16
 
 
@@ -170,6 +172,8 @@ class VelocityConstraints:
         ``extra`` candidates (e.g. a near-converged projection) are considered too when within caps."""
         best: Vec = (0.0, 0.0, 0.0)
         best_key = (self.people_slack(best), -(v0[0] ** 2 + v0[1] ** 2 + v0[2] ** 2))
+        if not self.fence_feasible(best):  # a fence return demands motion: zero is no candidate then
+            best_key = (-math.inf, -math.inf)
         for v in [*extra, *self.candidates()]:
             if not self.within_caps(v) or not self.fence_feasible(v):
                 continue
