@@ -81,7 +81,7 @@ class Pipeline:
             forget_after_s=config.safety.forget_person_after_s,
         )
         self.follow = FollowController(config.follow)
-        self.governor = SafetyGovernor(config.safety, config.fence)
+        self.governor = SafetyGovernor(config.safety, config.fence, config.camera)
         self._tracks: Tracks | None = None
         self._perception_stamp_s = -math.inf
         self._last_operator_subject: int | None = None

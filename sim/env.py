@@ -79,7 +79,8 @@ class PersonFollowEnv(gym.Env[np.ndarray, np.ndarray]):
         spec = get_scenario(name)
         self._world = spec.build(self.np_random, self.config)
         self._stack_config = self._world.stack_config(self.config)
-        self._governor = SafetyGovernor(self._stack_config.safety, self._stack_config.fence)
+        self._governor = SafetyGovernor(self._stack_config.safety, self._stack_config.fence,
+                                        self._stack_config.camera)
         self._duration_s = spec.duration_s
         self._subject_fix: np.ndarray | None = None
         self._subject_seen_s = -math.inf

@@ -50,14 +50,18 @@ import numpy as np
 
 from drone_perception.config import limits as H
 from drone_perception.config.bounds import Bounds, field_bounds
+from drone_perception.config.envelope import ground_safe_height_m
+from drone_perception.config.perception import CameraConfig
 from drone_perception.config.safety import FenceConfig, SafetyConfig
 from drone_perception.control import limits as L
 from drone_perception.control.geofence import Geofence, stopping_point
 from drone_perception.control.plausibility import PositionCheck
+from drone_perception.control.sight import SIGHT_REACTION_S, sight_range_m, sight_speed_cap_mps
 from drone_perception.control.solver import VelocityConstraints
 from drone_perception.control.standoff import (
     FENCE_EPS_M,
     FENCE_RETURN_MAX_MPS,
+    STANDOFF_EPS_M,
     HalfSpace,
     PersonRow,
     Vec,
@@ -204,7 +208,7 @@ class _Lists:
 class SafetyGovernor:
     """Run-time assurance. Stateful only for the accel cap and the hold timer; :meth:`reset` clears it."""
 
-    def __init__(self, safety: SafetyConfig, fence: FenceConfig) -> None:
+    def __init__(self, safety: SafetyConfig, fence: FenceConfig, camera: CameraConfig | None = None) -> None:
         s = safety
         # Defence in depth: re-check every value, even of a config built without validation (model_construct).
         self.standoff_m = _sane(s, "min_standoff_m")
@@ -236,6 +240,15 @@ class SafetyGovernor:
         #: met together with the caps (and leave room for people constraints).
         self._return_mps = min(FENCE_RETURN_MAX_MPS, 0.5 * min(self.vh_mps, self.vv_mps))
         self.fence = Geofence(fence)
+        #: Below this height (m above the ground) a person on the ground could come within the standoff ...
+        self.ground_safe_m = ground_safe_height_m(self.standoff_m) + STANDOFF_EPS_M
+        cam = camera if camera is not None else CameraConfig()
+        #: ... and the horizontal speed is capped so that one first found at the detector's reliable range (m)
+        #: can still be kept out (issue 11 item 5, :mod:`drone_perception.control.sight`).
+        self.sight_range_m = sight_range_m(cam.hfov_rad, cam.rate_hz)
+        self.sight_mps = sight_speed_cap_mps(
+            self.sight_range_m, self.standoff_m, self.growth_mps, reaction_s=SIGHT_REACTION_S,
+            decel_mps2=self.decel_mps2, horizon_s=self.horizon_s, max_speed_mps=self.vh_mps)
         #: Reported positions are believed only when the vehicle could have flown there (GPS glitches).
         self.position_check = PositionCheck()
         self._prev_v: Vec | None = None
@@ -477,6 +490,12 @@ class SafetyGovernor:
         if vs != v:
             limits.add(L.UNOBSERVED_DIRECTION)
             v = vs
+        if -float(veh.position_ned_m[2]) < self.ground_safe_m:
+            sp = math.hypot(v[0], v[1])
+            if sp > self.sight_mps:  # speed bounded by sight; climbing (out of the envelope's gap) stays free
+                k = self.sight_mps / sp
+                v = (v[0] * k, v[1] * k, v[2])
+                limits.add(L.SIGHT_RANGE)
         return v
 
     def _caps(self, v: Vec, limits: set[str]) -> Vec:

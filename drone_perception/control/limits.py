@@ -46,6 +46,9 @@ STANDOFF = "standoff"
 CLOSING_SPEED = "closing_speed"
 #: Horizontal speed into directions the camera has not observed is capped.
 UNOBSERVED_DIRECTION = "unobserved_direction"
+#: Below the ground-safe height, horizontal speed is capped so that a person first found at the detector's
+#: reliable range can still be kept outside the standoff (``control.sight``).
+SIGHT_RANGE = "sight_range"
 
 # -- geofence (on the predicted stopping point) ----------------------------------------------------
 FENCE = "fence"
@@ -64,10 +67,10 @@ EVADING_GATES = frozenset({NO_COMMAND, SUBJECT_LOST, STALE_PERCEPTION})
 #: Gates after which the pipeline sends nothing at all (the operator flies).
 DISENGAGING_GATES = frozenset({NOT_ENGAGED, DEADMAN, NOT_ARMED, WRONG_MODE})
 #: Limits that protect people or the fence: their reductions are never slowed by the accel cap.
-PROTECTIVE = frozenset({STANDOFF, CLOSING_SPEED, FENCE, ALTITUDE_FLOOR, ALTITUDE_CEILING, TETHER})
+PROTECTIVE = frozenset({STANDOFF, CLOSING_SPEED, SIGHT_RANGE, FENCE, ALTITUDE_FLOOR, ALTITUDE_CEILING, TETHER})
 
 ALL = frozenset({
     NOT_ENGAGED, DEADMAN, NOT_ARMED, WRONG_MODE, LINK_LOST, STALE_VEHICLE, STALE_PERCEPTION, NAN_INPUT,
     NO_COMMAND, SUBJECT_LOST, INTERNAL_ERROR, POSITION_JUMP, SPEED_CAP, VERTICAL_SPEED_CAP, ACCEL_CAP, YAW_RATE_CAP,
-    STANDOFF, CLOSING_SPEED, UNOBSERVED_DIRECTION, FENCE, ALTITUDE_FLOOR, ALTITUDE_CEILING, TETHER,
+    STANDOFF, CLOSING_SPEED, UNOBSERVED_DIRECTION, SIGHT_RANGE, FENCE, ALTITUDE_FLOOR, ALTITUDE_CEILING, TETHER,
 })

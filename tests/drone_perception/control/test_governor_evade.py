@@ -111,6 +111,7 @@ def test_never_descends_towards_a_person_while_a_people_limit_binds(build: Calla
     assert out.safe.limits_applied & {L.STANDOFF, L.CLOSING_SPEED}
     assert out.safe.command.velocity_ned_mps[2] <= 1e-9  # no descent
     # and far from everyone the same dive passes untouched
-    far = build(position=(0.0, 0.0, -12.0), velocity=(3.0, 0.0, 1.5), command=(3.0, 0.0, 1.5),
-                people=((200.0, 0.0, 0.0),))  # (12 m: at 8 m the dive is limited by the floor's margin)
+    far = build(position=(0.0, 0.0, -13.0), velocity=(3.0, 0.0, 1.5), command=(3.0, 0.0, 1.5),
+                people=((200.0, 0.0, 0.0),))  # (13 m: at 8 m the dive is limited by the floor's margin, below
+    # the ground-safe height of 12.05 m by the sight limit)
     assert SafetyGovernor(SafetyConfig(), FenceConfig()).step(far).safe.verdict is Verdict.PASS

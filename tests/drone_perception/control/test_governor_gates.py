@@ -69,12 +69,13 @@ def test_gate_holds_with_its_limit(build: Callable[..., GovernorInput], kw: dict
 
 def test_healthy_input_passes_unchanged(build: Callable[..., GovernorInput]) -> None:
     gov = SafetyGovernor(SafetyConfig(), FenceConfig())
-    out = gov.step(build(velocity=(1.0, 0, 0)))
+    # above the ground-safe height (12.05 m at the default standoff; below it the sight limit binds)
+    out = gov.step(build(position=(0.0, 0.0, -13.0), velocity=(1.0, 0, 0)))
     assert out.safe.verdict is Verdict.PASS and out.safe.limits_applied == frozenset()
     assert out.engaged and out.feasible
     assert out.safe.expires_at_s == pytest.approx(NOW + SafetyConfig().command_ttl_s)
-    # 60 m north, 10 m up, body top at 2 m: distance to the segment
-    assert out.min_separation_m == pytest.approx(math.hypot(60.0, 8.0))
+    # 60 m north, 13 m up, body top at 2 m: distance to the segment
+    assert out.min_separation_m == pytest.approx(math.hypot(60.0, 11.0))
 
 
 def test_persistent_engaged_hold_requests_brake(build: Callable[..., GovernorInput]) -> None:
@@ -127,13 +128,15 @@ REACH: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
     (L.ACCEL_CAP, {"command": (3.0, 0, 0)}, {}, {}),
     (L.YAW_RATE_CAP, {"yaw_rate": 1.4, "command": (0.0, 0, 0)}, {}, {}),
     (L.STANDOFF, {"people": ((4.0, 0, 0),), "command": (0.1, 0, 0)}, {}, {}),
-    (L.CLOSING_SPEED, {"people": ((15.0, 0, 0),), "command": (4.0, 0, 0), "velocity": (4.0, 0, 0)}, {}, {}),
+    (L.CLOSING_SPEED, {"people": ((15.0, 0, 0),), "command": (4.0, 0, 0), "velocity": (4.0, 0, 0),
+                       "position": (0, 0, -13.0)}, {}, {}),
+    (L.SIGHT_RANGE, {"command": (1.0, 0, 0), "velocity": (1.0, 0, 0), "position": (0, 0, -10.0)}, {}, {}),
     (L.UNOBSERVED_DIRECTION, {"command": (0.0, 2.0, 0), "velocity": (0, 2.0, 0), "sector": (math.pi, 0.5)},
      {}, {}),
-    (L.FENCE, {"position": (148.0, 0, -10), "command": (1.0, 0, 0), "velocity": (1.0, 0, 0)}, {}, {}),
+    (L.FENCE, {"position": (148.0, 0, -13), "command": (1.0, 0, 0), "velocity": (1.0, 0, 0)}, {}, {}),
     (L.ALTITUDE_FLOOR, {"position": (0, 0, -3.5), "command": (0, 0, 1.0), "velocity": (0, 0, 1.0)}, {}, {}),
     (L.ALTITUDE_CEILING, {"position": (0, 0, -39.5), "command": (0, 0, -1.0), "velocity": (0, 0, -1.0)}, {}, {}),
-    (L.TETHER, {"position": (28.0, 0, -5), "command": (1.0, 0, 0), "velocity": (1.0, 0, 0)}, {},
+    (L.TETHER, {"position": (24.0, 0, -15), "command": (1.0, 0, 0), "velocity": (1.0, 0, 0)}, {},
      {"tethered": True, "tether_length_m": 30.0}),
 ]
 
