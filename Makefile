@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit sitl testdata bench bench-gpu clean
+.PHONY: demo test lint typecheck unit sitl campaign-ci campaign testdata bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/drone-perception sim --scenario walk
 
 ## test: create the venv if needed, install, lint, type-check, fetch test photos, run the whole suite
-test: $(STAMP) lint typecheck testdata unit sitl
+test: $(STAMP) lint typecheck testdata unit sitl campaign-ci
 
 ## lint: ruff, and the import layering (cli > runners > firmware_bridge | sim > core, no import circle)
 lint: $(STAMP)
@@ -39,6 +39,19 @@ unit: $(STAMP)
 ## sitl: fly the real ArduCopter SITL (../shared/sitl) in network namespaces, one run at a time (real time)
 sitl: $(STAMP)
 	$(VENV)/bin/pytest -q -m sitl -rs
+
+## campaign-ci: a 200-case safety campaign (2 workers, ~4 min): no safety failure, no unforeseen mission failure
+CAMPAIGN_CI := runs/campaign/ci-$(shell date -u +%Y%m%dT%H%M%S)
+campaign-ci: $(STAMP)
+	$(VENV)/bin/drone-perception campaign --episodes 200 --workers 2 --seed 2026 --report-worst 2 \
+		--out $(CAMPAIGN_CI) || true
+	$(PY) tools/check_campaign.py $(CAMPAIGN_CI)
+
+## campaign: the 10,000-case campaign on the calibrated profile, resumable (~3 h on 2 cores here)
+campaign: $(STAMP)
+	$(VENV)/bin/drone-perception campaign --episodes 10000 --workers 2 --seed 10000 --out runs/campaign/c10000 \
+		|| true
+	$(PY) tools/check_campaign.py runs/campaign/c10000
 
 ## bench: speed and memory figures, each beside a reference measured in the same run
 bench: $(STAMP)
