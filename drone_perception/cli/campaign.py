@@ -58,6 +58,10 @@ def register(sub: Any) -> None:
     p.add_argument("--report-worst", type=int, default=None, metavar="K",
                    help=f"worst cases the HTML report at the end re-runs with a flight record and audit (default "
                    f"{REPORT_WORST}; 0: the report without re-runs)")
+    p.add_argument("--shrink", type=int, default=3, metavar="N",
+                   help="shrink up to N failures on their own when the campaign ends (safety failures first, then "
+                   "mission failures the envelope did not foresee) and write each as a regression test in "
+                   "DIR/regressions/ (0: none)")
     p.add_argument("--is-episodes", type=int, default=None,
                    help="with --search cem: cases drawn afterwards from the search's final distribution (mixed "
                    "with the nominal one) for the importance-sampled failure probability (default: episodes/2)")
@@ -105,6 +109,8 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
 
     if args.episodes < 1 or args.workers < 1:
         raise ConfigError(f"--episodes and --workers must be >= 1, got {args.episodes} and {args.workers}")
+    if args.shrink < 0:
+        raise ConfigError(f"--shrink must be >= 0, got {args.shrink}")
     if args.report_worst is not None and args.report_worst < 0:
         raise ConfigError(f"--report-worst must be >= 0, got {args.report_worst}")
     if args.is_episodes is not None and (args.is_episodes < 1 or args.search != "cem"):
@@ -131,6 +137,11 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
         summary["falsification"] = {"random": compare(rows), "cem": compare(cem_rows),
                                     "cem_final_mean": [round(float(x), 3) for x in search.mean]}
         summary["importance"] = _importance(search, evaluate, args.is_episodes or max(1, args.episodes // 2))
+    if args.shrink:
+        from sim.runners.campaign import read_manifest
+        from sim.runners.shrink import shrink_failures
+
+        summary["shrunk"] = shrink_failures(read_manifest(out), out, args.shrink)
     summary["seed"], summary["scenarios"], summary["wall_s"] = args.seed, names, round(time.monotonic() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     print(f"campaign {out}: {summary['cases']} cases in {summary['wall_s']} s")
@@ -143,6 +154,9 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
               f"mission warnings; not foreseen: {', '.join(summary['mission_failures_unforeseen']) or 'none'}")
     print("  by fault: " + "; ".join(f"{k} {v['safety_failures']}/{v['mission_failures']}/{v['cases']}"
                                       for k, v in summary["by_fault"].items()) + " (safety/mission failures/cases)")
+    for sh in summary.get("shrunk", []):
+        print(f"  shrunk {sh['id']} -> {sh['shrunk_id']} in {sh['simulations']} simulations (still breaks "
+              f"{', '.join(sh['breaks'])}): regression test {sh['test']}")
     if "importance" in summary:
         imp = summary["importance"]
         print(f"  importance sampling: P(safety margin < 0) ~ {imp['p_fail']:.3g} (std error {imp['std_error']:.2g}) "

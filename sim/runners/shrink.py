@@ -77,4 +77,29 @@ def write_regression(out_dir: Path, case: Case, row: dict[str, Any], original_id
     return path
 
 
-__all__ = ["NOMINAL", "broken", "regression_test", "shrink", "write_regression"]
+#: Invariants whose failure a campaign shrinks on its own (a mission failure the envelope foresaw is not one).
+SAFETY_INVARIANTS = frozenset({"standoff_m", "fence_m", "disengaged_commands"})
+
+
+def to_shrink(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows a campaign shrinks: every safety failure, and every mission failure the envelope's mission
+    warnings did not foresee; safety failures first."""
+    safety = [r for r in rows if broken(r) & SAFETY_INVARIANTS]
+    mission = [r for r in rows if r not in safety and "mission" in broken(r) and not r.get("mission_warnings")]
+    return safety + mission
+
+
+def shrink_failures(rows: list[dict[str, Any]], out_dir: Path, limit: int) -> list[dict[str, Any]]:
+    """Shrink up to ``limit`` of :func:`to_shrink`'s rows and write each as a regression test; one record per
+    case (original id, shrunk id, what it still breaks, the test's path, the simulations spent)."""
+    done = []
+    for row in to_shrink(rows)[:limit]:
+        small, small_row, runs = shrink(Case.from_row(row), row["code"])
+        path = write_regression(out_dir, small, small_row, row["id"])
+        done.append({"id": row["id"], "shrunk_id": small_row["id"], "breaks": sorted(broken(small_row)),
+                     "params": small.params, "test": str(path), "simulations": runs})
+    return done
+
+
+__all__ = ["NOMINAL", "SAFETY_INVARIANTS", "broken", "regression_test", "shrink", "shrink_failures", "to_shrink",
+           "write_regression"]

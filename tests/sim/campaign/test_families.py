@@ -228,3 +228,30 @@ def test_cem_learns_which_scenario_comes_closest_and_importance_weights_undo_it(
     cases = search.cases_at(points, scen)
     est = estimate(q.weights(points, scen), np.array([margin(c) for c in cases]))
     assert est["p_fail"] == pytest.approx(1 / 60, rel=0.25) and est["effective_sample_size"] > 200
+
+
+def test_a_campaign_shrinks_its_safety_failures_first_and_skips_foreseen_mission_failures(tmp_path,
+                                                                                          monkeypatch) -> None:
+    """What a campaign shrinks on its own: safety failures, then unforeseen mission failures; never a mission
+    failure the envelope warned of. (The shrinking itself is tested on a real case in test_campaign.py.)"""
+    from sim.runners import shrink as S
+
+    def row(i: str, standoff: float, mission: int, warned: bool) -> dict:
+        return {"id": i, "code": "t", "scenario": "walk", "seed": 1, "params": dict(NOMINAL),
+                "margins": {"standoff_m": standoff, "fence_m": 1.0, "disengaged_commands": 0, "mission": mission},
+                "mission_warnings": ["too small"] if warned else []}
+
+    rows = [row("foreseen", 1.0, -1, True), row("mission", 1.0, -1, False), row("safety", -0.2, 1, False),
+            row("fine", 2.0, 1, False)]
+    assert [r["id"] for r in S.to_shrink(rows)] == ["safety", "mission"]
+    calls = []
+
+    def fake_shrink(case, code, steps=3):
+        calls.append(case)
+        return case, {"id": "small", "margins": {"standoff_m": -0.1, "fence_m": 1, "disengaged_commands": 0,
+                                                 "mission": 1}}, 7
+
+    monkeypatch.setattr(S, "shrink", fake_shrink)
+    done = S.shrink_failures(rows, tmp_path, limit=1)
+    assert len(calls) == 1 and done[0]["id"] == "safety" and done[0]["breaks"] == ["standoff_m"]
+    assert (tmp_path / "regressions" / "test_case_small.py").is_file()
