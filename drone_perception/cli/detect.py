@@ -27,10 +27,12 @@ def register(subparsers: Any) -> None:
                               description=__doc__)
     p.add_argument("input", type=Path, help="image, video or directory of images")
     p.add_argument("--out", type=Path, required=True, help="output directory (created)")
-    p.add_argument("--model", default=None, help="ONNX/engine file (default: the shipped yolov3-tiny)")
+    p.add_argument("--model", default=None, help="ONNX/engine file (default: the shipped YOLOX-nano 960x544)")
     p.add_argument("--backend", default="onnxruntime", choices=("onnxruntime", "tensorrt", "auto"))
     p.add_argument("--conf", type=float, default=0.35, help="confidence threshold in [0, 1]")
-    p.add_argument("--tiles", default="0x0", help="extra tiles COLSxROWS for small people, e.g. 3x2")
+    p.add_argument("--tiles", default="0x0",
+                   help="extra tiles COLSxROWS for people under ~60 px, e.g. 2x2 (each tile is one more network "
+                   "pass); 0x0 = full frame only, the in-flight policy (models/MODEL_CARD.md)")
     p.add_argument("--threads", type=int, default=0, help="inference threads (0 = runtime default)")
     p.add_argument("--max-frames", type=int, default=0, help="stop a video after this many frames (0 = all)")
     p.set_defaults(func=run)

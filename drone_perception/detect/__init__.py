@@ -1,6 +1,6 @@
 """Person detection: ONNX Runtime / TensorRT backends behind the ``Detector`` protocol.
 
-Use :func:`load_detector` (``model_path=None`` = the shipped yolov3-tiny, see ``models/MODEL_CARD.md``)
+Use :func:`load_detector` (``model_path=None`` = the shipped YOLOX-nano 960x544, see ``models/MODEL_CARD.md``)
 and :class:`RoiTilingDetector` for small people (full frame + crops around predicted people).
 """
 

@@ -14,7 +14,7 @@ from drone_perception.interfaces import Detector
 
 log = logging.getLogger(__name__)
 
-#: Shipped default (TensorRT-friendly yolov3-tiny, person head only); see models/MODEL_CARD.md.
+#: Shipped default (YOLOX-nano re-targeted to 960x544, TensorRT-friendly); see models/MODEL_CARD.md.
 DEFAULT_MODEL_NAME = "yolox_nano_person_960x544.onnx"
 
 
