@@ -255,3 +255,20 @@ def test_a_campaign_shrinks_its_safety_failures_first_and_skips_foreseen_mission
     done = S.shrink_failures(rows, tmp_path, limit=1)
     assert len(calls) == 1 and done[0]["id"] == "safety" and done[0]["breaks"] == ["standoff_m"]
     assert (tmp_path / "regressions" / "test_case_small.py").is_file()
+
+
+def test_shrinking_an_unforeseen_mission_failure_never_explains_it_away(monkeypatch) -> None:
+    """A mission failure the envelope did not foresee stays unforeseen while shrinking: a trial that fails only
+    because its config is one the loader warns about is not accepted."""
+    from sim.runners import shrink as S
+
+    def fake_run_case(case, code):
+        warned = case.param("min_standoff_m") < 12.0  # pretend: smaller standoffs are warned configs here
+        return {"id": str(case.params), "margins": {"standoff_m": 1.0, "fence_m": 1.0, "disengaged_commands": 0,
+                                                    "mission": -1}, "mission_warnings": ["x"] if warned else []}
+
+    monkeypatch.setattr(S, "run_case", fake_run_case)
+    case = _case(min_standoff_m=17.0, follow_distance_m=20.0)
+    small, row, _ = S.shrink(case, "t", steps=2)
+    assert not row["mission_warnings"] and small.param("min_standoff_m") >= 12.0
+    assert small.param("follow_distance_m") == NOMINAL["follow_distance_m"]  # the rest still shrinks
