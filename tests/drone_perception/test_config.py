@@ -170,3 +170,9 @@ def test_mission_warnings_name_offsets_the_fixed_camera_cannot_follow_from():
     assert any("outside the fixed camera's view" in w for w in mission_warnings(steep.follow, steep.camera))
     far = load_config_text("safety: {min_standoff_m: 18}\nfollow: {distance_m: 30, height_m: 21}")
     assert any("px tall" in w for w in mission_warnings(far.follow, far.camera))
+    # the 10,000-case campaign's unwarned mission failures were borderline: 1.0-1.3 deg inside the image's bottom
+    # edge, or a subject of 42-43 input px; both warn now
+    edge = load_config_text("safety: {min_standoff_m: 12.9}\nfollow: {distance_m: 16.6, height_m: 17.9}")
+    assert any("outside the fixed camera's view" in w for w in mission_warnings(edge.follow, edge.camera))
+    small = load_config_text("safety: {min_standoff_m: 14.8}\nfollow: {distance_m: 22.3, height_m: 20.0}")
+    assert any("px tall" in w for w in mission_warnings(small.follow, small.camera))
