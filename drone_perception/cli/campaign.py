@@ -210,16 +210,22 @@ def _importance(search: Any, evaluate: Any, n: int) -> dict[str, Any]:
     return result
 
 
-def shrink_case(args: argparse.Namespace) -> int:
+def _manifest_case(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """The manifest row of ``args.case_id`` in ``args.dir`` and its case; ConfigError when it is not there."""
     from sim.campaign.family import Case
     from sim.runners.campaign import find_case
-    from sim.runners.shrink import broken, shrink, write_regression
 
     try:
         row = find_case(args.dir, args.case_id)
     except KeyError:
         raise ConfigError(f"no case {args.case_id} in {args.dir / 'manifest.jsonl'}") from None
-    case = Case.from_row(row)
+    return row, Case.from_row(row)
+
+
+def shrink_case(args: argparse.Namespace) -> int:
+    from sim.runners.shrink import broken, shrink, write_regression
+
+    row, case = _manifest_case(args)
     try:
         small, small_row, runs = shrink(case, row["code"])
     except ValueError as exc:
@@ -232,15 +238,9 @@ def shrink_case(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    from sim.campaign.family import Case
-    from sim.runners.campaign import find_case
     from sim.runners.campaign_case import run_case
 
-    try:
-        row = find_case(args.dir, args.case_id)
-    except KeyError:
-        raise ConfigError(f"no case {args.case_id} in {args.dir / 'manifest.jsonl'}") from None
-    case = Case.from_row(row)
+    row, case = _manifest_case(args)
     again = run_case(case, row["code"])
     same = again["trace_hash"] == row["trace_hash"]
     print(f"case {args.case_id} ({row['scenario']}, seed {row['seed']}): trace hash {again['trace_hash']} "

@@ -34,15 +34,14 @@ INVARIANTS = ("standoff_m", "fence_m", "disengaged_commands", "mission")
 
 def run_case(case: Case, code_version: str) -> dict[str, Any]:
     """One case: its manifest line (id, parameters, margins, trace hash, verdict)."""
+    config, fault = case.config(), case.fault()
     r = simulate(case)
-    config = case.config()
     margins = {
         "standoff_m": round(float(r.min_separation_any_m - r.standoff_m), 4),
         "fence_m": round(float(r.min_fence_margin_m), 4),
         "disengaged_commands": -int(r.sent_while_disengaged),
         "mission": 1 if not r.mission_failures else -1,
     }
-    fault = case.fault()
     return {"schema": SCHEMA, "id": case.case_id(code_version), "code": code_version, **case.key(),
             "loop": case.loop, "fault": fault.kind, "bystander_mode": bystander_mode(case),
             "margins": margins, "trace_hash": trace_hash(r.trajectory),
