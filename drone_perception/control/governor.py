@@ -461,7 +461,9 @@ class SafetyGovernor:
             raise FloatingPointError(f"non-finite governor output {x}, yaw {yaw}")
 
         # -- 4. output ------------------------------------------------------------------------------
-        changed = x != v_prop or yaw != prop.yaw_rate_radps
+        # An infeasible step is never a PASS, even when the best effort equals the proposal: the record must show
+        # the limits the command could not keep.
+        changed = x != v_prop or yaw != prop.yaw_rate_radps or not feasible
         verdict = Verdict.LIMITED if changed else Verdict.PASS
         if not changed:
             limits.clear()
@@ -518,7 +520,7 @@ class SafetyGovernor:
             # a vehicle within the fence margin or outside it must move back, #12 item 6)
             ok_with_sector, ok_without = True, True
         else:
-            cands = cons.candidates()
+            cands = [*cons.fence_candidates(v), *cons.candidates()]
             ok_without = any(cons.feasible(c, False) for c in cands)
             ok_with_sector = ok_without and any(cons.feasible(c, True) for c in cands)
         if ok_with_sector and convex:

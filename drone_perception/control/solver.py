@@ -10,10 +10,11 @@ every constraint exactly.
 
 When the intersection is empty (someone approaches faster than the vehicle can retreat, or the fence
 blocks the retreat), :meth:`VelocityConstraints.best_effort` evaluates a fixed fan of candidate
-velocities (hold, climbs, 16 horizontal directions at full and half speed, each level or climbing)
-that satisfy the caps and the fence, and picks the one with the largest worst-case slack of the people
-constraints (for a person inside the standoff: the largest worst-case opening rate, away + up), ties
-going to the candidate nearest the desired velocity. Deterministic, no randomness.
+velocities (hold, climbs, 16 horizontal directions at full and half speed, each level or climbing) plus
+the projections onto the fence sets alone, all within the caps, and picks the one that breaks the fence
+least (not at all when one can), then has the largest worst-case slack of the people constraints (for a
+person inside the standoff: the largest worst-case opening rate, away + up), ties going to the candidate
+nearest the desired velocity. Deterministic, no randomness.
 """
 
 from __future__ import annotations
@@ -167,18 +168,47 @@ class VelocityConstraints:
                     out.append((c * sp, s * sp, vd))
         return out
 
+    def fence_candidates(self, v0: Vec) -> list[Vec]:
+        """Projections of ``v0`` and of the hardest climb onto the fence sets and caps alone (people left out).
+
+        The fixed fan can miss a thin fence set: a vehicle settling below the floor with a ceiling near enough
+        that neither hold nor a full climb keeps the stopping point inside (the floor demands a climb of at
+        least 0.5 m/s, the ceiling allows at most 1.9). These projections find such a set whenever it is not
+        empty, so the feasibility check and the best effort do not mistake it for an empty one."""
+        fence_only = VelocityConstraints([], self.fence, self.balls, self.vh_mps, self.vv_mps, None, 0.0)
+        out = []
+        for v in (v0, (0.0, 0.0, -self.vv_mps)):
+            x = fence_only.project(v, use_sector=False)
+            if x is not None:
+                out.append(x)
+        return out
+
+    def fence_violation(self, v: Vec) -> float:
+        """Largest amount (m/s) by which ``v`` breaks a fence set; 0 when it keeps every one."""
+        worst = 0.0
+        for cn, ce, cd, h, _ in self.fence:
+            worst = max(worst, cn * v[0] + ce * v[1] + cd * v[2] - h)
+        for cn, ce, cd, r, _ in self.balls:
+            worst = max(worst, math.sqrt((v[0] - cn) ** 2 + (v[1] - ce) ** 2 + (v[2] - cd) ** 2) - r)
+        return worst
+
     def best_effort(self, v0: Vec, extra: list[Vec]) -> Vec:
-        """The fence-feasible candidate with the largest worst-case people slack (see module doc).
-        ``extra`` candidates (e.g. a near-converged projection) are considered too when within caps."""
+        """The candidate that breaks the fence least (not at all when any can), then has the largest worst-case
+        people slack (see module doc), then is nearest ``v0``. ``extra`` candidates (e.g. a near-converged
+        projection) are considered too when within caps, and so are :meth:`fence_candidates`. Zero has no
+        privilege: when a fence return demands motion, a hold that breaks it loses to a climb that breaks it
+        less (a vehicle sinking through the floor with the ceiling near, say)."""
         best: Vec = (0.0, 0.0, 0.0)
-        best_key = (self.people_slack(best), -(v0[0] ** 2 + v0[1] ** 2 + v0[2] ** 2))
-        if not self.fence_feasible(best):  # a fence return demands motion: zero is no candidate then
-            best_key = (-math.inf, -math.inf)
-        for v in [*extra, *self.candidates()]:
-            if not self.within_caps(v) or not self.fence_feasible(v):
+        best_key = (-math.inf, -math.inf, -math.inf)
+        for v in [*extra, *self.fence_candidates(v0), *self.candidates()]:
+            if not self.within_caps(v):
                 continue
-            key = (self.people_slack(v), -((v[0] - v0[0]) ** 2 + (v[1] - v0[1]) ** 2 + (v[2] - v0[2]) ** 2))
-            if key[0] > best_key[0] + 1e-9 or (abs(key[0] - best_key[0]) <= 1e-9 and key[1] > best_key[1]):
+            key = (-self.fence_violation(v), self.people_slack(v),
+                   -((v[0] - v0[0]) ** 2 + (v[1] - v0[1]) ** 2 + (v[2] - v0[2]) ** 2))
+            if (key[0] > best_key[0] + 1e-9
+                    or (abs(key[0] - best_key[0]) <= 1e-9
+                        and (key[1] > best_key[1] + 1e-9
+                             or (abs(key[1] - best_key[1]) <= 1e-9 and key[2] > best_key[2])))):
                 best, best_key = v, key
         return best
 

@@ -16,6 +16,7 @@ from drone_perception.config import limits as H
 from drone_perception.control import limits as L
 from drone_perception.control.geofence import Geofence
 from drone_perception.control.governor import GovernorInput, SafetyGovernor
+from drone_perception.control.standoff import FENCE_EPS_M
 from drone_perception.types import OperatorInput, People, TargetEstimate, VehicleState, VelocityCommand, Verdict
 
 NOW = 50.0
@@ -126,11 +127,15 @@ def test_output_within_caps_people_and_fence(data: st.DataObject, cfgs: tuple[Sa
     if out.feasible:
         for closing, allow in _oracle_closing(inp, v, safety):
             assert closing <= allow + 1e-6
-    if not np.any(inp.people.velocity_ned_mps) and all(allow > 0.0 for _, allow in _oracle_closing(inp, v, safety)):
-        assert out.feasible  # hold is always admissible when nobody moves and nobody is within the standoff
     # (d) the predicted stopping point stays inside the fence
     fence = Geofence(fence_cfg)
     p_act = inp.vehicle.position_ned_m + inp.vehicle.velocity_ned_mps * safety.command_latency_s
+    if (not np.any(inp.people.velocity_ned_mps) and all(allow > 0.0 for _, allow in _oracle_closing(inp, v, safety))
+            and fence.margin_m(p_act) >= FENCE_EPS_M):
+        # hold is admissible when nobody moves, nobody is within the standoff and the fence demands no return
+        assert out.feasible
+    if not out.feasible:  # a step that could not keep every constraint is never reported as untouched
+        assert out.safe.verdict is Verdict.LIMITED and out.safe.limits_applied
     if fence.margin_m(p_act) >= 0.1:
         assert out.fence_margin_m >= -1e-9
         assert fence.contains(out.stopping_point_ned_m)
