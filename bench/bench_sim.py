@@ -76,6 +76,29 @@ def bench_governor(n_people: int = 5, number: int = 5000) -> None:
     print(f"  reference: bare call    {1e6 * ref:8.3f} us/call   ratio {per_call / ref:,.0f}x")
 
 
+def bench_governor_infeasible(number: int = 200) -> None:
+    """The worst path: a vehicle sinking through its floor under a ceiling that leaves no climb rate admissible
+    (the fence sets do not meet), so the projection cannot converge and the best effort runs. Printed beside the
+    feasible 5-person step above: the ratio says what an infeasible step costs the control period."""
+    from drone_perception.config import FenceConfig, SafetyConfig
+    from drone_perception.control.governor import GovernorInput, SafetyGovernor
+    from drone_perception.types import OperatorInput, People, TargetEstimate, VehicleState, VelocityCommand
+
+    safety = SafetyConfig(braking_decel_mps2=0.5, max_accel_mps2=1.0, command_latency_s=0.5)
+    fence = FenceConfig(altitude_floor_m=3.0, altitude_ceiling_m=5.5)
+    gov = SafetyGovernor(safety, fence)
+    inp = GovernorInput(
+        now_s=0.0, proposed=VelocityCommand([0.0, 0.0, 0.0], 0.0, 0.0),
+        vehicle=VehicleState([0.0, 0.0, -4.0], [0.0, 0.0, 4.0], [0, 0, 0], True, "GUIDED", True, 0.0),
+        people=People.empty(0.0), subject=TargetEstimate(1, [200.0, 0.0, 6.0], np.zeros(3), np.eye(3), 0.0, True),
+        operator=OperatorInput(True, True, 1, 0.0), perception_stamp_s=0.0, observed_sector=None)
+    out = gov.step(inp)
+    per_call = min(timeit.repeat(lambda: gov.step(inp), number=number, repeat=3)) / number
+    print(f"governor step, infeasible fence (feasible={out.feasible}):")
+    print(f"  SafetyGovernor.step     {1e6 * per_call:8.1f} us/call   (one 20 Hz period is 50,000 us)")
+
+
 if __name__ == "__main__":
     bench_sim()
     bench_governor()
+    bench_governor_infeasible()

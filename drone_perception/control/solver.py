@@ -29,6 +29,8 @@ TIGHTEN_MPS = 1e-5
 #: was too few for a thin intersection: a climbing vehicle outside its tether (the return half-space, the
 #: floor and the speed cylinder nearly tangent) needed ~400, and the governor fell back to a candidate.
 MAX_SWEEPS = 1000
+#: Sweeps that each move the iterate by the same distance (a cycle: the sets do not meet) before giving up.
+STALL_SWEEPS = 20
 _FAN_DIRECTIONS = 16
 
 
@@ -107,6 +109,7 @@ class VelocityConstraints:
         n_sets = len(half) + len(balls) + 1 + (1 if use_sector else 0)
         inc = [[0.0, 0.0, 0.0] for _ in range(n_sets)]
         xn, xe, xd = v0
+        last_moved, flat = -1.0, 0
         for _sweep in range(MAX_SWEEPS):
             moved = 0.0
             k = 0
@@ -152,6 +155,13 @@ class VelocityConstraints:
                 xn, xe, xd = yn, ye, yd
             if moved < 1e-12:
                 break
+            # An empty intersection never converges: the iterate cycles between the sets and moves the same
+            # distance every sweep. Stop after STALL_SWEEPS such sweeps instead of MAX_SWEEPS (a converging
+            # projection, however thin its sets, moves less each sweep); the result is verified below anyway.
+            flat = flat + 1 if abs(moved - last_moved) <= 1e-12 * max(1.0, moved) else 0
+            if flat >= STALL_SWEEPS:
+                break
+            last_moved = moved
         x = (xn, xe, xd)
         return x if self.feasible(x, use_sector) else None
 
@@ -213,4 +223,4 @@ class VelocityConstraints:
         return best
 
 
-__all__ = ["MAX_SWEEPS", "TIGHTEN_MPS", "VelocityConstraints"]
+__all__ = ["MAX_SWEEPS", "STALL_SWEEPS", "TIGHTEN_MPS", "VelocityConstraints"]

@@ -73,3 +73,16 @@ def test_the_best_effort_finds_any_fence_band_that_is_not_empty(band: tuple[Velo
         assert cons.fence_violation(v) <= min(cons.fence_violation((0.0, 0.0, 0.0)),
                                               cons.fence_violation((0.0, 0.0, -cons.vv_mps))) + 1e-9
         assert math.isfinite(cons.fence_violation(v))
+
+
+def test_an_empty_fence_band_is_reported_empty_and_the_slow_thin_tether_still_converges() -> None:
+    """The projection stops on a cycle (sets that do not meet) instead of running MAX_SWEEPS: the answer for an
+    empty set stays None, and a thin but non-empty set that needs hundreds of sweeps still converges."""
+    floor = (0.0, 0.0, 1.0, -1.0, "altitude_floor")  # climb at least 1 m/s
+    empty = VelocityConstraints([], [floor, (0.0, 0.0, -1.0, 0.35, "altitude_ceiling")], [], 5.0, 4.0, None, 0.0)
+    assert empty.project((0.0, 0.0, 0.0), use_sector=False) is None
+    assert empty.fence_candidates((0.0, 0.0, 0.0)) == []
+    thin = VelocityConstraints([], [floor, (0.0, 0.0, -1.0, 1.0 + 1e-4, "altitude_ceiling")], [], 5.0, 4.0, None,
+                               0.0)
+    x = thin.project((3.0, 0.0, 2.0), use_sector=False)
+    assert x is not None and thin.feasible(x, False)
