@@ -129,6 +129,10 @@ class TelemetryDecoder:
         return []
 
     def _on_home_position(self, msg: Any, stamp_s: float) -> list[dict[str, Any]]:
+        local = (float(msg.x), float(msg.y), float(msg.z))
+        if not (all(math.isfinite(v) for v in local) and abs(msg.latitude) <= 900_000_000
+                and abs(msg.longitude) <= 1_800_000_000):
+            raise ValueError("implausible HOME_POSITION")  # a garbled report must not replace a good home
         self.home = HomePosition(position_ned_m=(float(msg.x), float(msg.y), float(msg.z)),
                                  lat_deg=msg.latitude * 1e-7, lon_deg=msg.longitude * 1e-7,
                                  alt_amsl_m=msg.altitude * 1e-3, stamp_s=stamp_s)

@@ -16,13 +16,16 @@ id and replays exactly. Drawn per case (uniform, from the campaign's own generat
   the others spread round the circle), what they do from ``bystander_start_s`` on (``bystander_mode``: stand,
   cross, or run at the vehicle's ground point) and how fast (``bystander_speed_mps`` up to 7 m/s, faster than
   the subject ever moves);
+- trees that bystanders hide behind (:mod:`sim.campaign.perturb`): the first ``hidden_bystanders`` in [0, 5)
+  (floored, at most the bystanders there are) each start behind a tree of ``tree_radius_m`` and ``tree_height_m``,
+  ``tree_gap_m`` in front of them on the line to the vehicle's start, added to the scenario's own trees;
 - wind added to the scenario's own: mean ``wind_mps`` from ``wind_dir_rad``, gusts ``gust_mps`` (1-sigma);
 - one fault (:mod:`sim.campaign.faults`): ``fault`` in [0, 1) picks the class from the loop's list
   (:data:`DIRECT_FAULTS` or :data:`MAVLINK_FAULTS`, "none" included), from ``fault_onset_s`` for
   ``fault_duration_s``, of strength ``fault_magnitude`` in [0, 1] (what that means is per class).
 
 A case also names its ``loop``: ``direct`` (the in-process autopilot) or ``mavlink`` (the lock-step MAVLink loop:
-the real bridge against the simulated ArduCopter). Trees and who hides behind them stay the scenarios' own.
+the real bridge against the simulated ArduCopter).
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ RANGES: tuple[tuple[str, float, float], ...] = (
     ("fault_onset_s", 2.0, 40.0),
     ("fault_duration_s", 0.2, 10.0),
     ("fault_magnitude", 0.0, 1.0),
+    ("hidden_bystanders", 0.0, 4.999),
+    ("tree_radius_m", 0.5, 3.0),
+    ("tree_height_m", 4.0, 15.0),
+    ("tree_gap_m", 0.5, 5.0),
 )
 
 #: The value of each drawn parameter that changes nothing: the default configuration, no bystanders, no added
@@ -72,7 +79,8 @@ NOMINAL: dict[str, float] = {
     "max_horizontal_speed_mps": 5.0, "detector_miss_scale": 1.0, "bystanders": 0.0, "bystander_range_m": 20.0,
     "bystander_bearing_rad": 0.0, "bystander_speed_mps": 1.4, "bystander_mode": 0.0, "bystander_start_s": 0.0,
     "wind_mps": 0.0, "wind_dir_rad": 0.0, "gust_mps": 0.0, "fault": 0.0, "fault_onset_s": 2.0,
-    "fault_duration_s": 0.2, "fault_magnitude": 0.0,
+    "fault_duration_s": 0.2, "fault_magnitude": 0.0, "hidden_bystanders": 0.0, "tree_radius_m": 1.0,
+    "tree_height_m": 8.0, "tree_gap_m": 1.0,
 }
 
 #: Fault classes per loop (``fault`` in [0, 1) indexes these). The direct loop has no link to break; the
@@ -80,7 +88,7 @@ NOMINAL: dict[str, float] = {
 DIRECT_FAULTS = ("none", "detector_dropout", "false_positives", "corrupt_frames", "gps_glitch",
                  "stalled_pipeline", "dead_companion", "clock_jump")
 MAVLINK_FAULTS = ("none", "detector_dropout", "false_positives", "corrupt_frames", "gps_glitch",
-                  "stalled_pipeline", "dead_companion", "link_drop", "packet_loss", "latency")
+                  "stalled_pipeline", "dead_companion", "link_drop", "packet_loss", "latency", "malformed_mavlink")
 LOOPS = ("direct", "mavlink")
 
 

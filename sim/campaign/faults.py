@@ -16,7 +16,10 @@ horizontally for the window; the MAVLink loop uses the sim vehicle's own glitch)
 every stamp the stack makes jumps with it).
 
 The link (MAVLink loop only): ``link_drop`` (nothing crosses for the window), ``packet_loss`` (each datagram lost
-with probability 0.05 + 0.45 m, from the onset on) and ``latency`` (0.02 + 0.3 m s, jitter 0.1 m s, from the onset).
+with probability 0.05 + 0.45 m, from the onset on), ``latency`` (0.02 + 0.3 m s, jitter 0.1 m s, from the onset) and
+``malformed_mavlink`` (for the window each datagram the vehicle sends is garbled with probability 0.05 + 0.45 m:
+flipped bytes that fail the checksum, or a state report in a valid frame carrying NaN, infinity or an absurd value;
+``sim.mavlink.faults.Malformation``).
 
 All randomness comes from a generator seeded by the case seed alone, separate from the world's and the detection
 model's, so a fault never changes what the rest of the case draws.
@@ -184,6 +187,9 @@ def schedule_vehicle_faults(sim_vehicle: MavlinkSimVehicle, fault: Fault, seed: 
         sim_vehicle.drop_link(fault.duration_s, start_s=start)
     elif fault.kind == "gps_glitch":
         sim_vehicle.inject_gps_glitch(glitch_offset_ned_m(fault, seed), fault.duration_s, start_s=start)
+    elif fault.kind == "malformed_mavlink":
+        sim_vehicle.malform_link(fault.duration_s, 0.05 + 0.45 * fault.magnitude, np.random.default_rng([seed, 37]),
+                                 start_s=start)
 
 
 def link_faults_at_onset(fault: Fault) -> LinkFaultConfig | None:

@@ -28,7 +28,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_perception.errors import InvalidValueError
 from sim.mavlink.autopilot import ACCEPTED, DENIED, FAILED, CopterAutopilot, CopterMode, Dynamics, Sender
-from sim.mavlink.faults import DelayQueue, GpsGlitch, LinkFaultConfig, LinkFaults, LinkStats
+from sim.mavlink.faults import DelayQueue, GpsGlitch, LinkFaultConfig, LinkFaults, LinkStats, Malformation
 from sim.mavlink.fence import FenceGeometry, GeoOrigin
 from sim.mavlink.link import Address, MavUdpEndpoint
 from sim.mavlink.mission import FenceMissionServer
@@ -167,6 +167,15 @@ class MavlinkSimVehicle:
         t0 = self.time_s if start_s is None else float(start_s)
         self.ap.glitches.append(GpsGlitch(t0, float(duration_s), tuple(float(x) for x in offset_ned_m)))  # type: ignore[arg-type]
 
+    def malform_link(self, duration_s: float, probability: float, rng: np.random.Generator,
+                     start_s: float | None = None) -> Malformation:
+        """Garble outgoing datagrams for ``duration_s`` from ``start_s`` (default now), each with ``probability``
+        (:class:`~sim.mavlink.faults.Malformation`); returns the window, whose counters say what was garbled."""
+        m = Malformation(self.time_s if start_s is None else float(start_s), float(duration_s), float(probability),
+                         rng)
+        self.faults.malformations.append(m)
+        return m
+
     def drop_link(self, duration_s: float, start_s: float | None = None) -> None:
         """Nothing is sent or received for ``duration_s`` from ``start_s`` (default now), simulated seconds."""
         self.faults.drop_link(self.time_s if start_s is None else float(start_s), duration_s)
@@ -225,7 +234,9 @@ class MavlinkSimVehicle:
 
     # ----------------------------------------------------------------- sending
     def _send(self, msg: Any) -> None:
-        self._send_bytes(self.link.pack(msg), exclude=None)
+        m = self.faults.malformation(self.time_s)
+        garbled = m.garble(msg, self.link.pack) if m is not None else None
+        self._send_bytes(garbled if garbled is not None else self.link.pack(msg), exclude=None)
 
     def _send_all(self, msgs: list[Any]) -> None:
         for m in msgs:

@@ -17,6 +17,7 @@ from sim.campaign.importance import Proposal, active_coordinates, estimate
 from sim.campaign.perturb import perturbed
 from sim.runners.campaign_case import run_case
 from sim.runners.parts import SimulatedDetections, WorldClock, WorldVehicleLink
+from sim.world.occluders import TreeSet, occlusion_fractions
 from sim.world.people import MotionContext
 from sim.world.scenarios import get_scenario
 
@@ -52,6 +53,36 @@ def test_bystanders_join_the_scenario_and_a_chaser_runs_at_the_vehicle() -> None
     assert float(v[:2] @ to_vehicle) > 0.9 * np.linalg.norm(v[:2]) * np.linalg.norm(to_vehicle)
     # the scenario's own draws are unchanged by the bystanders: the subject starts in the same place
     assert np.allclose(world.subject.position_ned_m, plain.subject.position_ned_m)
+
+
+def test_hidden_bystanders_start_behind_trees_of_their_own_seen_from_the_vehicle() -> None:
+    plain = _world(_case(bystanders=3.0, bystander_range_m=25.0))
+    world = _world(_case(bystanders=3.0, bystander_range_m=25.0, hidden_bystanders=2.7, tree_radius_m=1.5,
+                         tree_height_m=10.0, tree_gap_m=1.0))
+    assert len(world.trees) == len(plain.trees) + 2  # floored, and at most the bystanders there are
+    cam = world.vehicle_state().position_ned_m
+    people = world.people[-3:]
+    feet = np.array([p.position_ned_m for p in people])
+    seen_from = occlusion_fractions(cam, feet, [p.height_m for p in people], [p.width_m for p in people],
+                                    world.tree_set)
+    assert seen_from[0] > 0.99 and seen_from[1] > 0.99  # the two hidden ones: fully behind their trees
+    # nobody starts inside a tree, and the others are where they were
+    for tree in world.trees[len(plain.trees):]:
+        for p in world.people:
+            assert math.dist(tree.center_ne_m, p.position_ned_m[:2]) > tree.radius_m
+    assert np.allclose([p.position_ned_m for p in world.people], [p.position_ned_m for p in plain.people])
+    # the subject is not hidden by them: the operator can still lock on
+    subj = world.subject
+    added = TreeSet(world.trees[len(plain.trees):])
+    assert occlusion_fractions(cam, subj.position_ned_m, subj.height_m, subj.width_m, added)[0] == 0.0
+    # big trees close round the subject are not planted where they would hide it (the case CI's campaign found)
+    crowd = _case(bystanders=4.9, bystander_range_m=3.58, bystander_bearing_rad=5.78, hidden_bystanders=3.77,
+                  tree_radius_m=2.51, tree_height_m=14.57, tree_gap_m=3.74)
+    w = _world(crowd)
+    extra = TreeSet(w.trees[len(plain.trees):])
+    assert occlusion_fractions(w.vehicle_state().position_ned_m, w.subject.position_ned_m, w.subject.height_m,
+                               w.subject.width_m, extra)[0] == 0.0
+    assert len(_world(_case(hidden_bystanders=4.0)).trees) == len(plain.trees)  # no bystanders: no trees
 
 
 def test_added_wind_is_on_top_of_the_scenario_wind() -> None:
@@ -137,14 +168,16 @@ def test_companion_faults_are_windows() -> None:
 def test_sobol_and_halton_cover_the_space_and_keep_cases_legal() -> None:
     from drone_perception.config.envelope import envelope_problems
 
-    for sampler in ("sobol", "halton"):
+    # Halton's last coordinates use large prime bases (83 for the 23rd), which stratify 64 points less evenly
+    for sampler, (lo, hi) in (("sobol", (5, 11)), ("halton", (4, 12))):
         cases = draw_cases(["walk"], 64, seed=2, sampler=sampler)
         assert cases[:10] == draw_cases(["walk"], 10, seed=2, sampler=sampler)  # a longer campaign extends
         u = np.array([unit_point(c.params) for c in cases])
         assert u.min() >= 0.0 and u.max() <= 1.0
-        # every coordinate's 8 bins hit 8 times each, give or take scrambling (random: far less even)
+        # every coordinate's 8 bins hit 8 times each, give or take scrambling (random: far less even, its 184
+        # bins' counts would spread from about 1 to 16)
         counts = np.array([np.histogram(u[:, j], bins=8, range=(0, 1))[0] for j in range(len(RANGES))])
-        assert counts.min() >= 5 and counts.max() <= 11
+        assert counts.min() >= lo and counts.max() <= hi
         for c in cases[:16]:
             cfg = c.config()
             assert envelope_problems(cfg.safety, cfg.follow, cfg.fence) == []
@@ -181,7 +214,7 @@ def test_importance_sampling_estimates_a_rare_failure_better_than_monte_carlo() 
     assert none["p_fail"] == 0.0 and none["p_fail_upper_bound"] > 0 and none["effective_sample_size"] == 400
 
 
-@pytest.mark.parametrize("loop,fault", [("direct", 0.99), ("mavlink", 0.75)])  # clock_jump; link_drop
+@pytest.mark.parametrize("loop,fault", [("direct", 0.99), ("mavlink", 0.68)])  # clock_jump; link_drop
 def test_a_faulty_case_with_bystanders_runs_on_each_loop_and_replays(loop: str, fault: float) -> None:
     case = Case("subject_lost", 5, {**NOMINAL, "bystanders": 2.0, "bystander_mode": 0.5, "wind_mps": 3.0,
                                      "fault": fault, "fault_onset_s": 4.0, "fault_duration_s": 2.0,
