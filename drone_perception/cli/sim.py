@@ -60,9 +60,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="run each scenario this long (s, > 0) instead of its own duration")
     p.add_argument("--detector-rate-hz", type=float, default=None,
                    help="with --perception camera: detector rate (default 5 Hz; control stays at 20 Hz)")
-    p.add_argument("--sprites", choices=("photos", "procedural"), default="photos",
-                   help="with --perception camera: people from real photo crops (needs `make testdata`) or "
-                   "drawn silhouettes (chosen explicitly, never a silent fallback)")
+    p.add_argument("--camera-policy", choices=("flight", "tiles"), default=None,
+                   help="with --perception camera: the detection policy. flight (default): the full frame only, as "
+                   "in flight; tiles: 3x2 tiles while acquiring and crops round the tracks (4-7 passes a frame)")
+    p.add_argument("--sprites", choices=("video", "photos", "procedural"), default="video",
+                   help="with --perception camera: people cut from the elevated pedestrian video (default) or "
+                   "from the eye-level test photos (both need `make testdata`), or drawn silhouettes (chosen "
+                   "explicitly, never a silent fallback)")
     p.set_defaults(func=run)
 
 
@@ -81,6 +85,7 @@ _NEEDS = (
     ("gcs", "--gcs", "--connect", lambda a: a.connect is not None),
     ("wait_s", "--wait-s", "--connect", lambda a: a.connect is not None),
     ("detector_rate_hz", "--detector-rate-hz", "--perception camera", lambda a: a.perception == "camera"),
+    ("camera_policy", "--camera-policy", "--perception camera", lambda a: a.perception == "camera"),
 )
 
 
@@ -88,7 +93,7 @@ def _refuse_what_does_not_apply(args: argparse.Namespace) -> None:
     for attr, flag, needs, ok in _NEEDS:
         if getattr(args, attr) is not None and not ok(args):
             raise ConfigError(f"{flag} applies only with {needs}")
-    if args.sprites != "photos" and args.perception != "camera":
+    if args.sprites != "video" and args.perception != "camera":
         raise ConfigError("--sprites applies only with --perception camera")
     if args.connect and args.link != "mavlink":
         raise ConfigError(f"--connect {args.connect}: an external autopilot is flown over MAVLink; add --link mavlink")
@@ -223,10 +228,13 @@ def _run_mavlink_one(name: str, config: StackConfig, args: argparse.Namespace) -
 
 
 def _sprites(args: argparse.Namespace) -> SpriteBank:
-    """``--sprites``: "photos" (default) or "procedural" (explicit choice only, never a silent fallback)."""
-    from sim.sensing.person_sprites import load_photo_sprites, procedural_sprites
+    """``--sprites``: "video" (default), "photos" or "procedural" (explicit choice only, never a silent
+    fallback)."""
+    from sim.sensing.person_sprites import load_photo_sprites, load_video_sprites, procedural_sprites
 
-    return procedural_sprites(args.seed) if args.sprites == "procedural" else load_photo_sprites()
+    if args.sprites == "procedural":
+        return procedural_sprites(args.seed)
+    return load_photo_sprites() if args.sprites == "photos" else load_video_sprites()
 
 
 def _run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sprites: SpriteBank) -> dict[str, Any]:
@@ -239,13 +247,15 @@ def _run_camera_one(name: str, config: StackConfig, args: argparse.Namespace, sp
 
     def run_it(recorder: Recorder | None) -> CameraRunResult:
         return run_camera_scenario(name, config, seed=args.seed, sprites=sprites, recorder=recorder,
-                                   detector_rate_hz=args.detector_rate_hz or 5.0, duration_s=args.duration_s,
+                                   detector_rate_hz=args.detector_rate_hz or 5.0,
+                                   policy=args.camera_policy or "flight", duration_s=args.duration_s,
                                    video_path_stem=out_dir / "camera",
                                    progress=lambda text: print(f"   {name}: {text}", file=sys.stderr, flush=True))
 
     summary, run = run_and_report(out_dir, run_it, record=not args.no_record, result_of=lambda r: r.result)
     summary["camera"] = {
-        "sprites": sprites.mode, "detector_frames": run.detector_frames, "video": str(run.video_path),
+        "sprites": sprites.mode, "policy": args.camera_policy or "flight", "detector_frames": run.detector_frames,
+        "video": str(run.video_path),
         "video_codec": run.video_codec,
         "render_ms_mean": round(run.render_ms_mean, 1), "detect_ms_mean": round(run.detect_ms_mean, 1),
         "detector_passes_mean": round(run.detector_passes_mean, 2), **run.recall,

@@ -49,7 +49,7 @@ from sim.runners.crew import ConsoleHands, OperatorScript, ScriptedCrew
 from sim.runners.direct import periods_for
 from sim.runners.parts import WorldClock, WorldVehicleLink
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
-from sim.sensing.person_sprites import SpriteBank, load_photo_sprites
+from sim.sensing.person_sprites import SpriteBank, load_video_sprites
 from sim.sensing.render import PersonView, SceneRenderer, poses_from_world
 from sim.world.scenarios import get_scenario
 from sim.world.world import World
@@ -63,12 +63,23 @@ MIN_VISIBLE_SHARE = 0.5
 MATCH_IOU = 0.5
 
 
-class TrackRoiDetector:
-    """``Detector`` for the pipeline: full frame + crops around ``rois_xyxy_px`` (set by the loop before
-    each frame); a 3x2 tile grid is added while ``acquire`` is set (no locked subject: there may be people
-    too small for the full-frame pass and no track to crop around). Keeps the last call's time in seconds."""
+#: Detection policies of the camera loop: ``flight`` is the in-flight policy (full frame only, every detector
+#: frame: what the live pipeline and ``detect`` do, chosen by measurement in models/MODEL_CARD.md); ``tiles`` adds a
+#: 3x2 tile grid while acquiring and crops round the tracks while tracking (4-7 passes a frame, opt-in).
+CAMERA_POLICIES = ("flight", "tiles")
 
-    def __init__(self, base: ImageDetector, max_rois: int = 3) -> None:
+
+class TrackRoiDetector:
+    """``Detector`` for the pipeline under one of :data:`CAMERA_POLICIES`. With ``tiles``: full frame + crops
+    around ``rois_xyxy_px`` (set by the loop before each frame), and a 3x2 tile grid while ``acquire`` is set (no
+    locked subject: there may be people too small for the full-frame pass and no track to crop around). With
+    ``flight``: the full frame only, whatever the ROIs. Keeps the last call's time in seconds and its passes."""
+
+    def __init__(self, base: ImageDetector, max_rois: int = 3, *, policy: str = "flight") -> None:
+        if policy not in CAMERA_POLICIES:
+            raise ValueError(f"policy: expected one of {CAMERA_POLICIES}, got {policy!r}")
+        self.policy = policy
+        self.full = RoiTilingDetector(base, TilingConfig())
         self.tracking = RoiTilingDetector(base, TilingConfig(max_rois=max_rois))
         self.acquiring = RoiTilingDetector(base, TilingConfig(tile_grid=(3, 2)))
         self.rois_xyxy_px: np.ndarray = np.zeros((0, 4))
@@ -79,9 +90,13 @@ class TrackRoiDetector:
     def detect(self, frame: Frame) -> Detections:
         t0 = time.perf_counter()
         h, w = frame.image.shape[:2]
-        tiler = self.acquiring if self.acquire or not len(self.rois_xyxy_px) else self.tracking
-        det = tiler.detect(frame, self.rois_xyxy_px)
-        self.last_passes = len(tiler.windows((w, h), self.rois_xyxy_px))
+        if self.policy == "flight":
+            tiler, rois = self.full, None
+        else:
+            tiler = self.acquiring if self.acquire or not len(self.rois_xyxy_px) else self.tracking
+            rois = self.rois_xyxy_px
+        det = tiler.detect(frame, rois)
+        self.last_passes = len(tiler.windows((w, h), rois))
         self.last_detect_s = time.perf_counter() - t0
         return det
 
@@ -411,21 +426,23 @@ def run_camera_scenario(
     sprites: SpriteBank | None = None,
     detector: ImageDetector | None = None,
     detector_rate_hz: float = 5.0,
+    policy: str = "flight",
     duration_s: float | None = None,
     recorder: Recorder | None = None,
     video_path_stem: Path | None = None,
     operator_script: OperatorScript | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CameraRunResult:
-    """Run scenario ``name`` with camera perception. ``sprites`` default: the photo sprites (raises
-    ``SpriteSourceError`` without the test photos); ``detector`` default: ``load_detector(config.detector)``."""
+    """Run scenario ``name`` with camera perception. ``sprites`` default: the people cut from the elevated test
+    video (raises ``SpriteSourceError`` without it); ``detector`` default: ``load_detector(config.detector)``;
+    ``policy``: one of :data:`CAMERA_POLICIES` (default the in-flight policy, full frame only)."""
     spec = get_scenario(name)
     config = config or StackConfig()
     if not (math.isfinite(detector_rate_hz) and 0.0 < detector_rate_hz <= config.control_rate_hz):
         raise ValueError(f"detector_rate_hz: allowed (0, {config.control_rate_hz}], got {detector_rate_hz!r}")
-    renderer = SceneRenderer(sprites if sprites is not None else load_photo_sprites(), seed=seed)
+    renderer = SceneRenderer(sprites if sprites is not None else load_video_sprites(), seed=seed)
     base = detector if detector is not None else cast(ImageDetector, load_detector(config.detector))
-    roi_detector = TrackRoiDetector(base)
+    roi_detector = TrackRoiDetector(base, policy=policy)
     rng = np.random.default_rng(seed)
     world = spec.build(rng, config)
     config = world.stack_config(config)
@@ -460,5 +477,5 @@ def run_camera_scenario(
                            video.codec if video is not None else None)
 
 
-__all__ = ["VIDEO_CODECS", "AnnotatedVideo", "CameraRunResult", "RecallCounter", "TrackRoiDetector", "annotate",
-           "rois_from_tracks", "run_camera_scenario"]
+__all__ = ["CAMERA_POLICIES", "VIDEO_CODECS", "AnnotatedVideo", "CameraRunResult", "RecallCounter", "TrackRoiDetector",
+           "annotate", "rois_from_tracks", "run_camera_scenario"]

@@ -71,7 +71,7 @@ class Sprite:
 
 @dataclass(frozen=True)
 class SpriteBank:
-    """The sprites a renderer draws people with. ``mode``: "photos" or "procedural"."""
+    """The sprites a renderer draws people with. ``mode``: "photos", "video" or "procedural"."""
 
     sprites: tuple[Sprite, ...]
     mode: str
@@ -167,6 +167,102 @@ def load_photo_sprites(photo_dir: str | Path | None = None, labels_path: str | P
         sprite = _tight(np.ascontiguousarray(bgra[:, :, :3]), bgra[:, :, 3].astype(np.float32) / 255.0, name)
         sprites += [sprite, sprite.mirrored()]
     return SpriteBank(tuple(sprites), "photos")
+
+
+#: The elevated video's frames the video sprites come from: none of them is a labelled test frame
+#: (``tests/data/vtest_labels.json`` labels 0, 100, ..., 794), so the detector is not scored on its own sprites.
+VIDEO_SPRITE_FRAMES = (50, 150, 250, 350, 450, 550, 650, 750)
+#: Every this many frames goes into the per-pixel median background (people move, the camera does not).
+_BACKGROUND_STRIDE = 8
+#: A foreground pixel differs from the background by more than this (sum over B, G, R).
+_FOREGROUND_DIFF = 45
+_VIDEO_CACHE_VERSION = "1"
+
+
+def _video_frames(path: Path, wanted: set[int]) -> tuple[dict[int, np.ndarray], list[np.ndarray]]:
+    cap = cv2.VideoCapture(str(path))
+    picked: dict[int, np.ndarray] = {}
+    background: list[np.ndarray] = []
+    i = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i in wanted:
+                picked[i] = frame
+            if i % _BACKGROUND_STRIDE == 0:
+                background.append(frame)
+            i += 1
+    finally:
+        cap.release()
+    return picked, background
+
+
+def cut_moving_people(frame_bgr: np.ndarray, background_bgr: np.ndarray, min_height_px: int = 60) -> list[Sprite]:
+    """The people walking through a fixed camera's view, matted by background subtraction: foreground blobs that
+    are upright (height 1.8-4.5 x width), at least ``min_height_px`` tall, fill at least 35 % of their box and
+    do not touch the border (a cut or merged pair is left out). Each blob's own mask is its matte (3 px feather)."""
+    diff = cv2.absdiff(frame_bgr, background_bgr).astype(np.int32).sum(axis=2)
+    mask = (diff > _FOREGROUND_DIFF).astype(np.uint8) * 255
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+    h_img, w_img = mask.shape
+    out = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if not (h >= min_height_px and 1.8 <= h / w <= 4.5 and area / (w * h) > 0.35):
+            continue
+        if x == 0 or y == 0 or x + w >= w_img or y + h >= h_img:
+            continue
+        alpha = cv2.GaussianBlur((labels[y:y + h, x:x + w] == i).astype(np.float32), (3, 3), 0)
+        out.append(_tight(np.ascontiguousarray(frame_bgr[y:y + h, x:x + w]), alpha, f"blob@{x},{y}"))
+    return out
+
+
+def load_video_sprites(video_path: str | Path | None = None, *, use_disk_cache: bool = True) -> SpriteBank:
+    """People cut out of the elevated pedestrian video ``vtest.avi`` (fetched by ``make testdata``; seen from a
+    building at 30-45 degrees, the way a drone sees people) on :data:`VIDEO_SPRITE_FRAMES`, matted by subtracting
+    the video's median background; each used as is and mirrored. Raises :class:`SpriteSourceError` when the video
+    is missing or yields no person. Cached as PNG next to it, keyed by the video's bytes."""
+    path = Path(video_path) if video_path is not None else DEFAULT_PHOTO_DIR / "vtest.avi"
+    if not path.is_file():
+        raise SpriteSourceError(f"person video {path} not found: run `make testdata` "
+                                "(python tests/data/fetch_test_data.py) first, or choose another sprite source")
+    key = hashlib.sha256(path.read_bytes())
+    key.update(json.dumps([_VIDEO_CACHE_VERSION, VIDEO_SPRITE_FRAMES, _BACKGROUND_STRIDE, _FOREGROUND_DIFF]).encode())
+    cache_dir = path.parent / "sprites" / f"video-{key.hexdigest()[:16]}"
+    sprites: list[Sprite] = []
+    cached = sorted(cache_dir.glob("*.png")) if use_disk_cache and cache_dir.is_dir() else []
+    for png in cached:
+        bgra = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        if bgra is None or bgra.ndim != 3 or bgra.shape[2] != 4:
+            sprites = []
+            break
+        sprites.append(Sprite(png.stem, np.ascontiguousarray(bgra[:, :, :3]),
+                              bgra[:, :, 3].astype(np.float32) / 255))
+    if not sprites:
+        picked, frames = _video_frames(path, set(VIDEO_SPRITE_FRAMES))
+        if len(picked) != len(VIDEO_SPRITE_FRAMES) or not frames:
+            raise SpriteSourceError(f"person video {path}: frames {VIDEO_SPRITE_FRAMES} do not all decode")
+        background = np.median(np.stack(frames), axis=0).astype(np.uint8)
+        for k in VIDEO_SPRITE_FRAMES:
+            for j, sprite in enumerate(cut_moving_people(picked[k], background)):
+                # alpha as the cache stores it (8 bits), so a first run renders exactly as a cached one
+                alpha8 = np.round(sprite.alpha * 255).astype(np.uint8)
+                sprites.append(Sprite(f"vtest{k:03d}_{j}", sprite.bgr, alpha8.astype(np.float32) / 255))
+        if not sprites:
+            raise SpriteSourceError(f"person video {path}: no person found to cut out")
+        if use_disk_cache:
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                for sp in sprites:
+                    cv2.imwrite(str(cache_dir / f"{sp.name}.png"),
+                                np.dstack([sp.bgr, np.round(sp.alpha * 255).astype(np.uint8)]))
+            except OSError as exc:  # a read-only checkout still works, just slower
+                log.info("sprite cache not written (%s)", exc)
+    return SpriteBank(tuple(x for sp in sprites for x in (sp, sp.mirrored())), "video")
 
 
 def procedural_sprites(seed: int = 0, count: int = 4, height_px: int = 240) -> SpriteBank:

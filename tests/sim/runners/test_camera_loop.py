@@ -47,12 +47,13 @@ def test_recall_counter_matches_by_iou(dets, found, fps) -> None:
     assert table["false_positives"] == fps
 
 
-@pytest.mark.skipif(not (DEFAULT_PHOTO_DIR / "bus.jpg").is_file(),
-                    reason="test photos not fetched: run `make testdata` (python tests/data/fetch_test_data.py)")
+@pytest.mark.skipif(not (DEFAULT_PHOTO_DIR / "vtest.avi").is_file(),
+                    reason="test video not fetched: run `make testdata` (python tests/data/fetch_test_data.py)")
 def test_walk_with_camera_detects_subject_keeps_standoff_and_writes_video(tmp_path) -> None:
+    """The defaults: people cut from the elevated video, the in-flight detection policy (full frame only)."""
     config = StackConfig()
-    run = run_camera_scenario("walk", config, seed=0, sprites=load_photo_sprites(), duration_s=6.0,
-                              detector_rate_hz=5.0, video_path_stem=tmp_path / "camera")
+    run = run_camera_scenario("walk", config, seed=0, duration_s=6.0, detector_rate_hz=5.0,
+                              video_path_stem=tmp_path / "camera")
     res = run.result
     assert res.passed, res.failures
     assert res.min_separation_any_m >= config.safety.min_standoff_m
@@ -69,6 +70,18 @@ def test_walk_with_camera_detects_subject_keeps_standoff_and_writes_video(tmp_pa
         assert img.shape == (config.camera.height_px, config.camera.width_px, 3)
     cap.release()
     assert frames == run.detector_frames
+
+
+@pytest.mark.skipif(not (DEFAULT_PHOTO_DIR / "bus.jpg").is_file(),
+                    reason="test photos not fetched: run `make testdata` (python tests/data/fetch_test_data.py)")
+def test_the_photo_sprites_and_the_tiles_policy_remain_available() -> None:
+    config = StackConfig()
+    run = run_camera_scenario("walk", config, seed=0, sprites=load_photo_sprites(), duration_s=3.0,
+                              detector_rate_hz=5.0, policy="tiles")
+    assert run.detector_passes_mean > 1.0  # tiles or crops on top of the full frame
+    assert run.result.min_separation_any_m >= config.safety.min_standoff_m
+    with pytest.raises(ValueError, match="policy"):
+        run_camera_scenario("walk", config, seed=0, duration_s=1.0, policy="roi")
 
 
 class _BlindDetector:

@@ -9,7 +9,14 @@ import pytest
 
 from drone_perception.geometry import project_points
 from drone_perception.types import CameraIntrinsics, CameraModel
-from sim.sensing.person_sprites import DEFAULT_PHOTO_DIR, SpriteSourceError, load_photo_sprites, procedural_sprites
+from sim.sensing.person_sprites import (
+    DEFAULT_PHOTO_DIR,
+    VIDEO_SPRITE_FRAMES,
+    SpriteSourceError,
+    load_photo_sprites,
+    load_video_sprites,
+    procedural_sprites,
+)
 from sim.sensing.render import PersonPose, SceneRenderer
 from sim.world.occluders import Tree
 
@@ -127,6 +134,26 @@ def test_photo_sprites_are_people_shaped_and_cached(tmp_path) -> None:
         assert 0.45 < float(s.alpha.mean()) < 0.95  # matted, not the whole box
     again = load_photo_sprites()
     assert all(np.array_equal(a.bgr, b.bgr) for a, b in zip(bank.sprites, again.sprites))
+
+
+@pytest.mark.skipif(not (DEFAULT_PHOTO_DIR / "vtest.avi").is_file(), reason="test video not fetched: make testdata")
+def test_video_sprites_are_people_seen_from_above_matted_by_the_background(tmp_path) -> None:
+    import shutil
+
+    video = tmp_path / "vtest.avi"
+    shutil.copy(DEFAULT_PHOTO_DIR / "vtest.avi", video)
+    bank = load_video_sprites(video)
+    assert bank.mode == "video" and len(bank.sprites) == 48  # 24 people on 8 unlabelled frames, and mirrored
+    for s in bank.sprites:
+        assert 0.2 < s.aspect < 0.6 and s.bgr.shape[0] >= 60  # upright, at least 60 px tall
+        assert 0.35 < float(s.alpha.mean()) < 0.95  # matted, not the whole box
+    assert not set(VIDEO_SPRITE_FRAMES) & {0, 100, 200, 300, 500, 600, 700, 794}  # none is a labelled frame
+    again = load_video_sprites(video)  # from the cache written next to the video
+    assert (tmp_path / "sprites").is_dir()
+    assert all(np.array_equal(a.bgr, b.bgr) and np.array_equal(a.alpha, b.alpha)
+               for a, b in zip(bank.sprites, again.sprites))  # a first run renders as a cached one
+    with pytest.raises(SpriteSourceError, match="make testdata"):
+        load_video_sprites(tmp_path / "absent.avi")
 
 
 @needs_photos
