@@ -18,14 +18,16 @@ never raises: any exception inside :meth:`SafetyGovernor.step` becomes a HOLD na
 3. **Hard constraints** (the result of step 2 is projected onto them with minimum change, so the
    reductions they demand are never slowed by the accel cap): one half-space per person (standoff /
    closing speed, relative to the person's velocity, see :mod:`standoff`), the fence on the predicted
-   stopping point (polygon, floor, ceiling, tether), the speed caps, and the unobserved-direction set
+   stopping point (polygon, floor, ceiling, tether; kept ``FENCE_EPS_M`` inside, plus
+   :attr:`SafetyGovernor.disturbance_allowance_m` while the vehicle has lately not flown what it was
+   commanded: a gust), the speed caps, and the unobserved-direction set
    when it is convex (it is dropped, i.e. people win, when it cannot be met together with them).
    All constraints are evaluated where the vehicle will be when the command takes effect
    (``p + v_vehicle*command_latency_s``, people predicted to the same instant): commands already in flight
    cannot be taken back, and ignoring them lets the delay overshoot the boundary.
    If the people constraints cannot all be met, the best-effort fan of :class:`solver.VelocityConstraints`
-   picks the fence-feasible command with the largest worst-case opening rate (climbing when that helps)
-   and ``GovernorOutput.feasible`` is False.
+   picks the command that breaks the fence least (not at all when it can), then has the largest worst-case
+   opening rate (climbing when that helps); ``GovernorOutput.feasible`` is False and the verdict LIMITED.
 4. **Output**: verdict PASS (unchanged), LIMITED or HOLD; ``limits_applied`` names every limit that
    changed the command (or was active in the projection); ``expires_at_s = now_s + command_ttl_s``.
 
@@ -89,6 +91,16 @@ log = logging.getLogger(__name__)
 ACCEL_REFERENCE_MAX_AGE_S = 0.5
 #: Control period assumed for the accel cap on the first call after engaging (s).
 NOMINAL_PERIOD_S = 0.05
+#: The fence margin grows by the vehicle's recent velocity tracking error (measured velocity against the last
+#: command, its peak decaying with this time constant, s) times ``DISTURBANCE_RESPONSE_S``: the stopping point is
+#: predicted from the commanded motion, and a gust the autopilot has not yet cancelled carries the vehicle past
+#: it. Found by the campaign: leave_fence in 7 m/s wind with 3 m/s gusts crossed the fence by 0.10 m with the
+#: fixed 0.5 m margin alone.
+DISTURBANCE_DECAY_S = 3.0
+#: Seconds of the tracking error the fence margin allows for (m of margin per m/s of error).
+DISTURBANCE_RESPONSE_S = 1.0
+#: The disturbance allowance is capped (m); a vehicle pushed harder than this is steered back by the return.
+DISTURBANCE_ALLOWANCE_MAX_M = 3.0
 _ACTIVE_TOL = 1e-6
 #: A person last seen more than this (s) before the people's stamp is not seen now (remembered).
 _SEEN_TOL_S = 1e-6
@@ -235,7 +247,7 @@ class SafetyGovernor:
         self.max_speed_mps = math.hypot(self.vh_mps, self.vv_mps)
         #: Bound on T + |v|/(2a) for every admissible v (s).
         self.tau_max_s = self.horizon_s + self.max_speed_mps / (2.0 * self.decel_mps2)
-        self._fence_reach_m = self.max_speed_mps * self.tau_max_s + FENCE_EPS_M + 1.0
+        self._fence_reach_m = self.max_speed_mps * self.tau_max_s + FENCE_EPS_M + DISTURBANCE_ALLOWANCE_MAX_M + 1.0
         #: Fastest return demanded when outside the fence margin (m/s): half the smaller cap, so that it can be
         #: met together with the caps (and leave room for people constraints).
         self._return_mps = min(FENCE_RETURN_MAX_MPS, 0.5 * min(self.vh_mps, self.vv_mps))
@@ -255,10 +267,33 @@ class SafetyGovernor:
         self._prev_t = 0.0
         self._hold_since_s: float | None = None
         self._last_now_s = 0.0
+        #: Peak velocity tracking error (m/s), decaying (DISTURBANCE_DECAY_S), and when it was last updated.
+        self._drift_mps = 0.0
+        self._drift_t: float | None = None
+
+    @property
+    def disturbance_allowance_m(self) -> float:
+        """What the fence margin adds to ``FENCE_EPS_M`` now (m): the recent tracking error times
+        ``DISTURBANCE_RESPONSE_S``, at most ``DISTURBANCE_ALLOWANCE_MAX_M``."""
+        return min(DISTURBANCE_RESPONSE_S * self._drift_mps, DISTURBANCE_ALLOWANCE_MAX_M)
+
+    def _track_disturbance(self, veh: VehicleState, now: float) -> None:
+        """Fold in how far the vehicle's velocity is from the last command (only while that command is fresh)."""
+        if self._drift_t is not None and now >= self._drift_t:
+            self._drift_mps *= math.exp(-(now - self._drift_t) / DISTURBANCE_DECAY_S)
+        self._drift_t = now
+        if self._prev_v is None or not (0.0 <= now - self._prev_t <= ACCEL_REFERENCE_MAX_AGE_S):
+            return
+        v = veh.velocity_ned_mps.tolist()
+        c = self._prev_v
+        err = math.sqrt((v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 + (v[2] - c[2]) ** 2)
+        if math.isfinite(err) and err > self._drift_mps:
+            self._drift_mps = err
 
     def reset(self) -> None:
         """Forget the previous output and the hold timer (call on disengage / new session); the next reported
-        position is believed as it is (re-engaging is the operator's decision)."""
+        position is believed as it is (re-engaging is the operator's decision). The disturbance estimate is
+        kept: the wind does not stop when the operator disengages."""
         self._prev_v = None
         self._hold_since_s = None
         self.position_check.reset()
@@ -429,7 +464,9 @@ class SafetyGovernor:
         lat = self.latency_s
         p_act = (p[0] + vv[0] * lat, p[1] + vv[1] * lat, p[2] + vv[2] * lat)
         people_hs, min_sep = self._people_constraints(inp, p_act, p, now)
-        fence_hs, balls = fence_sets(self.fence, p_act, self.tau_max_s, self._fence_reach_m, self._return_mps)
+        self._track_disturbance(veh, now)
+        fence_hs, balls = fence_sets(self.fence, p_act, self.tau_max_s, self._fence_reach_m, self._return_mps,
+                                     FENCE_EPS_M + self.disturbance_allowance_m)
         cons = VelocityConstraints(people_hs, fence_hs, balls, self.vh_mps, self.vv_mps, sector,
                                    self.unobserved_mps)
         feasible = True

@@ -202,13 +202,15 @@ def people_halfspaces(rows: list[PersonRow], p_act: Vec, p: Vec, *, age_s: float
 
 
 def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float,
-               return_max_mps: float = FENCE_RETURN_MAX_MPS) -> tuple[list[HalfSpace], list[Ball]]:
-    """Constraints keeping the point ``p + v*tau_s`` inside the fence (with ``FENCE_EPS_M``).
+               return_max_mps: float = FENCE_RETURN_MAX_MPS,
+               eps_m: float = FENCE_EPS_M) -> tuple[list[HalfSpace], list[Ball]]:
+    """Constraints keeping the point ``p + v*tau_s`` inside the fence by ``eps_m`` (at least ``FENCE_EPS_M``; the
+    governor adds its disturbance allowance).
 
     ``tau_s`` must bound ``T + |v|/(2a)`` for every admissible ``v`` (the stopping point of ``v`` then
     lies on the segment from ``p`` to ``p + v*tau_s``, and each set is convex and contains ``p``, so
     the stopping point is inside too). Boundaries farther than ``reach_m`` are skipped. Where the vehicle
-    is already within ``FENCE_EPS_M`` of a boundary or outside it, the set demands moving back in at
+    is already within ``eps_m`` of a boundary or outside it, the set demands moving back in at
     ``FENCE_RETURN_GAIN_PER_S`` per metre short of the margin, at most ``return_max_mps`` (zero velocity
     is then not admissible: the vehicle is steered back, #12 item 6); the tether likewise.
     """
@@ -219,16 +221,16 @@ def fence_sets(fence: Geofence, p: Vec, tau_s: float, reach_m: float,
             a = fence.tether_anchor_ned_m
             length = fence.tether_length_m or 0.0
             r = length - distance_m  # the vehicle's distance from the anchor
-            short = r - (length - FENCE_EPS_M)
+            short = r - (length - eps_m)
             if short <= 0.0:
                 balls.append(((a[0] - p[0]) / tau_s, (a[1] - p[1]) / tau_s, (a[2] - p[2]) / tau_s,
-                              (length - FENCE_EPS_M) / tau_s, L.TETHER))
+                              max(length - eps_m, 0.0) / tau_s, L.TETHER))
             else:  # outside the margin: back toward the anchor, as a half-space along the anchor direction
                 un, ue, ud = (a[0] - p[0]) / r, (a[1] - p[1]) / r, (a[2] - p[2]) / r
                 back = min(FENCE_RETURN_GAIN_PER_S * short, return_max_mps)
                 halfspaces.append((-un, -ue, -ud, -back, L.TETHER))
         else:
-            slack = distance_m - FENCE_EPS_M
+            slack = distance_m - eps_m
             rhs = slack / tau_s if slack >= 0.0 else max(FENCE_RETURN_GAIN_PER_S * slack, -return_max_mps)
             halfspaces.append((normal[0], normal[1], normal[2], rhs, limit))
     return halfspaces, balls
