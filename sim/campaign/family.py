@@ -83,12 +83,13 @@ NOMINAL: dict[str, float] = {
     "tree_height_m": 8.0, "tree_gap_m": 1.0,
 }
 
-#: Fault classes per loop (``fault`` in [0, 1) indexes these). The direct loop has no link to break; the
-#: MAVLink loop's stack runs on the sim vehicle's clock, so it has no clock of its own to jump.
+#: Fault classes per loop (``fault`` in [0, 1) indexes these). The direct loop has no link to break. On the
+#: MAVLink loop a clock jump moves the companion's clock (the bridge's and the stack's) ahead of the vehicle's.
 DIRECT_FAULTS = ("none", "detector_dropout", "false_positives", "corrupt_frames", "gps_glitch",
                  "stalled_pipeline", "dead_companion", "clock_jump")
 MAVLINK_FAULTS = ("none", "detector_dropout", "false_positives", "corrupt_frames", "gps_glitch",
-                  "stalled_pipeline", "dead_companion", "link_drop", "packet_loss", "latency", "malformed_mavlink")
+                  "stalled_pipeline", "dead_companion", "link_drop", "packet_loss", "latency", "malformed_mavlink",
+                  "clock_jump")
 LOOPS = ("direct", "mavlink")
 
 

@@ -11,9 +11,12 @@ The companion (both loops): ``stalled_pipeline`` (the pipeline hangs: nothing pr
 still runs) and ``dead_companion`` (nothing read, produced or sent) for the window.
 
 The vehicle's reports: ``gps_glitch`` (the reported position, and so the stack's camera pose, jumps 2 + 18 m
-horizontally for the window; the MAVLink loop uses the sim vehicle's own glitch) and, direct loop only,
-``clock_jump`` (from the onset the stack's clock reads 0.2 + 4.8 m s ahead of the world's: a suspended process;
-every stamp the stack makes jumps with it).
+horizontally for the window; the MAVLink loop uses the sim vehicle's own glitch).
+
+The companion's clock: ``clock_jump`` (from the onset the stack's clock reads 0.2 + 4.8 m s ahead of the world's: a
+suspended process; every stamp the stack makes jumps with it). On the MAVLink loop the bridge's clock jumps with
+the stack's (``sim.runners.lockstep.CompanionClock``), while the vehicle and the crew's ground station keep theirs:
+every report the bridge has is suddenly that much older.
 
 The link (MAVLink loop only): ``link_drop`` (nothing crosses for the window), ``packet_loss`` (each datagram lost
 with probability 0.05 + 0.45 m, from the onset on), ``latency`` (0.02 + 0.3 m s, jitter 0.1 m s, from the onset) and
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
@@ -94,7 +98,7 @@ class JumpingClock:
     def __init__(self, inner: PeriodClock, world: World, fault: Fault) -> None:
         self.inner, self.world = inner, world
         self.onset_s = fault.start_s
-        self.jump_s = 0.2 + 4.8 * fault.magnitude
+        self.jump_s = clock_jump_s(fault)
 
     def offset_s(self) -> float:
         return self.jump_s if self.world.t_s >= self.onset_s else 0.0
@@ -192,6 +196,22 @@ def schedule_vehicle_faults(sim_vehicle: MavlinkSimVehicle, fault: Fault, seed: 
                                  start_s=start)
 
 
+class JumpableClock(Protocol):
+    def jump(self, jump_s: float, *, at_s: float) -> None: ...
+
+
+def clock_jump_s(fault: Fault) -> float:
+    """How far a ``clock_jump`` moves the companion's clock (s)."""
+    return 0.2 + 4.8 * fault.magnitude
+
+
+def schedule_companion_faults(companion_clock: JumpableClock, fault: Fault, handover_s: float) -> None:
+    """The MAVLink loop's ``clock_jump``: the companion's clock jumps at the onset (world time 0 is ``handover_s``
+    on the vehicle's clock)."""
+    if fault.kind == "clock_jump":
+        companion_clock.jump(clock_jump_s(fault), at_s=handover_s + fault.start_s)
+
+
 def link_faults_at_onset(fault: Fault) -> LinkFaultConfig | None:
     """The link impairment switched on at the onset (``packet_loss``, ``latency``), else None."""
     m = fault.magnitude
@@ -209,8 +229,10 @@ __all__ = [
     "FaultyVehicleLink",
     "JumpingClock",
     "MavlinkInjection",
+    "clock_jump_s",
     "companion_health",
     "glitch_offset_ned_m",
     "link_faults_at_onset",
+    "schedule_companion_faults",
     "schedule_vehicle_faults",
 ]

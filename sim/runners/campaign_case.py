@@ -19,7 +19,13 @@ import numpy as np
 from drone_perception.config.envelope import mission_warnings
 from drone_perception.interfaces import Recorder
 from sim.campaign.family import Case
-from sim.campaign.faults import DirectInjection, MavlinkInjection, link_faults_at_onset, schedule_vehicle_faults
+from sim.campaign.faults import (
+    DirectInjection,
+    MavlinkInjection,
+    link_faults_at_onset,
+    schedule_companion_faults,
+    schedule_vehicle_faults,
+)
 from sim.campaign.perturb import bystander_mode, perturbed
 from sim.mavlink.faults import LinkFaults
 from sim.runners.direct import periods_for, run_scenario
@@ -71,6 +77,7 @@ def simulate(case: Case, recorder: Recorder | None = None) -> ScenarioResult:
                              injection=MavlinkInjection(fault, case.seed), recorder=recorder) as loop:
         loop.launch()
         schedule_vehicle_faults(loop.vehicle, fault, case.seed, loop.handover_s)
+        schedule_companion_faults(loop.companion_clock, fault, loop.handover_s)
         impairment = link_faults_at_onset(fault)
         for _ in range(periods_for(spec.duration_s, loop.dt_s)):
             if impairment is not None and loop.world.t_s >= fault.start_s:

@@ -105,13 +105,34 @@ class LockstepClock:
         return bool(readable)
 
 
+class CompanionClock:
+    """The companion's clock (the bridge's and the stack's) in lock-step: the sim vehicle's time, plus a jump once
+    the vehicle's time reaches :meth:`jump`'s ``at_s`` (a suspended or resynchronised companion: its clock reads
+    ahead of the vehicle's and of the crew's). The ground station keeps the plain :class:`LockstepClock`."""
+
+    def __init__(self, inner: LockstepClock) -> None:
+        self.inner = inner
+        self.jump_s = 0.0
+        self.at_s = math.inf
+
+    def jump(self, jump_s: float, *, at_s: float) -> None:
+        """From vehicle time ``at_s`` on, read ``jump_s`` seconds ahead (>= 0: a monotonic clock never goes back)."""
+        if not (math.isfinite(jump_s) and jump_s >= 0.0 and not math.isnan(at_s)):
+            raise ValueError(f"jump_s: must be finite and >= 0, at_s a time; got {jump_s!r}, {at_s!r}")
+        self.jump_s, self.at_s = float(jump_s), float(at_s)
+
+    def __call__(self) -> float:
+        t = self.inner()
+        return t + self.jump_s if t >= self.at_s else t
+
+
 class LockstepPeriods:
     """``PeriodClock`` of the lock-step loop: each period the sim vehicle flies ``substeps`` physics steps in the
     world's wind (the crew's ground station ticking between them), then the world's people and wind advance;
     the stack's time is the sim vehicle's."""
 
-    def __init__(self, world: World, vehicle: MavlinkSimVehicle, gcs: ScriptedGroundStation, clock: LockstepClock,
-                 *, dt_s: float, substeps: int) -> None:
+    def __init__(self, world: World, vehicle: MavlinkSimVehicle, gcs: ScriptedGroundStation,
+                 clock: LockstepClock | CompanionClock, *, dt_s: float, substeps: int) -> None:
         self.world, self.vehicle, self.gcs, self.clock = world, vehicle, gcs, clock
         self.dt_s, self.substeps = dt_s, substeps
         self.vehicle_dt_s = dt_s / substeps
@@ -154,11 +175,13 @@ class MavlinkScenarioLoop:
                                          params=opts.vehicle_params, config=vcfg, dynamics=dynamics)
         port = self.vehicle.local_address[1]
         self.clock = LockstepClock(self.vehicle, self.vehicle_dt_s)
+        #: the bridge's and the stack's clock (a fault may make it jump); the crew's ground station keeps ``clock``
+        self.companion_clock = CompanionClock(self.clock)
         self.pipeline = Pipeline(cfg, tracker=ByteTracker(cfg.tracker), recorder=self.recorder)
         self.intrinsics = self.world.intrinsics
         self.handler = PipelineTrackingHandler(self.pipeline, self.intrinsics)
         self.bridge = open_bridge(cfg, f"udpout:127.0.0.1:{port}", recorder=self.recorder,
-                                  tracking_handler=self.handler, clock=self.clock)
+                                  tracking_handler=self.handler, clock=self.companion_clock)
         self.handler.on_change = self.bridge.engagement.select_subject
         reader = getattr(self.bridge.link.conn, "port", None)
         self.clock.reader = reader if isinstance(reader, socket.socket) else None
@@ -173,7 +196,7 @@ class MavlinkScenarioLoop:
         self.perception: SimPerception = SimulatedDetections(self.world, self.rng, detection_params)
         self.link = BridgeVehicleLink(self.bridge, self.intrinsics, control=True,
                                       gimbal_pitch_rad=self.world.gimbal_pitch_rad)
-        periods: PeriodClock = LockstepPeriods(self.world, self.vehicle, self.gcs, self.clock, dt_s=self.dt_s,
+        periods: PeriodClock = LockstepPeriods(self.world, self.vehicle, self.gcs, self.companion_clock, dt_s=self.dt_s,
                                                substeps=self.substeps)
         vehicle_link: VehicleLink = self.link
         if injection is not None:
@@ -195,7 +218,7 @@ class MavlinkScenarioLoop:
     def _pump(self) -> None:
         """Advance the sim vehicle one physics step and let the bridge read (used while the crew waits)."""
         self.vehicle.step(self.vehicle_dt_s)
-        self.bridge.poll(self.clock())
+        self.bridge.poll(self.companion_clock())
 
     def launch(self) -> None:
         """Connect the bridge, write GUID_TIMEOUT, upload the fence, let the crew arm/GUIDED/take off; world time
@@ -205,7 +228,7 @@ class MavlinkScenarioLoop:
                           seed=self.seed, autopilot="sim.mavlink.vehicle (lock-step)", simulator=True)
         if cfg.link.deadman_rc_channel is not None:
             self.vehicle.set_rc_channel(cfg.link.deadman_rc_channel, 2000)  # the pilot holds the switch
-        self.bridge.link.service(self.clock(), force=True)  # a udpin vehicle answers once it heard us
+        self.bridge.link.service(self.companion_clock(), force=True)  # a udpin vehicle answers once it heard us
         self.vehicle.step(self.vehicle_dt_s)
         self.clock.pumping = True  # blocking bridge calls advance the sim vehicle while they wait
         try:
@@ -279,4 +302,5 @@ def run_mavlink_scenario(name: str, config: StackConfig | None = None, *, seed: 
         return loop.run(duration_s)
 
 
-__all__ = ["LockstepClock", "LockstepPeriods", "MavlinkLoopOptions", "MavlinkScenarioLoop", "run_mavlink_scenario"]
+__all__ = ["CompanionClock", "LockstepClock", "LockstepPeriods", "MavlinkLoopOptions", "MavlinkScenarioLoop",
+           "run_mavlink_scenario"]

@@ -214,7 +214,8 @@ def test_importance_sampling_estimates_a_rare_failure_better_than_monte_carlo() 
     assert none["p_fail"] == 0.0 and none["p_fail_upper_bound"] > 0 and none["effective_sample_size"] == 400
 
 
-@pytest.mark.parametrize("loop,fault", [("direct", 0.99), ("mavlink", 0.68)])  # clock_jump; link_drop
+@pytest.mark.parametrize("loop,fault", [("direct", (DIRECT_FAULTS.index("clock_jump") + 0.5) / len(DIRECT_FAULTS)),
+                                        ("mavlink", (MAVLINK_FAULTS.index("link_drop") + 0.5) / len(MAVLINK_FAULTS))])
 def test_a_faulty_case_with_bystanders_runs_on_each_loop_and_replays(loop: str, fault: float) -> None:
     case = Case("subject_lost", 5, {**NOMINAL, "bystanders": 2.0, "bystander_mode": 0.5, "wind_mps": 3.0,
                                      "fault": fault, "fault_onset_s": 4.0, "fault_duration_s": 2.0,
