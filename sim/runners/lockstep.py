@@ -43,7 +43,7 @@ from sim.mavlink.ground_station import ScriptedGroundStation
 from sim.mavlink.vehicle import MavlinkSimVehicle, SimVehicleConfig
 from sim.runners.crew import GroundStationHands, OperatorScript, ScriptedCrew
 from sim.runners.mavlink_world import ground_start_dynamics, start_height_m
-from sim.runners.parts import Injection, SimPerception, SimulatedDetections
+from sim.runners.parts import CompanionClock, Injection, SimPerception, SimulatedDetections
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
 from sim.sensing.sensors import DetectionModelParams
 from sim.world.scenarios import ScenarioSpec, get_scenario
@@ -103,27 +103,6 @@ class LockstepClock:
             return False
         readable, _, _ = select.select([self.reader], [], [], 0.0)
         return bool(readable)
-
-
-class CompanionClock:
-    """The companion's clock (the bridge's and the stack's) in lock-step: the sim vehicle's time, plus a jump once
-    the vehicle's time reaches :meth:`jump`'s ``at_s`` (a suspended or resynchronised companion: its clock reads
-    ahead of the vehicle's and of the crew's). The ground station keeps the plain :class:`LockstepClock`."""
-
-    def __init__(self, inner: LockstepClock) -> None:
-        self.inner = inner
-        self.jump_s = 0.0
-        self.at_s = math.inf
-
-    def jump(self, jump_s: float, *, at_s: float) -> None:
-        """From vehicle time ``at_s`` on, read ``jump_s`` seconds ahead (>= 0: a monotonic clock never goes back)."""
-        if not (math.isfinite(jump_s) and jump_s >= 0.0 and not math.isnan(at_s)):
-            raise ValueError(f"jump_s: must be finite and >= 0, at_s a time; got {jump_s!r}, {at_s!r}")
-        self.jump_s, self.at_s = float(jump_s), float(at_s)
-
-    def __call__(self) -> float:
-        t = self.inner()
-        return t + self.jump_s if t >= self.at_s else t
 
 
 class LockstepPeriods:
@@ -302,5 +281,5 @@ def run_mavlink_scenario(name: str, config: StackConfig | None = None, *, seed: 
         return loop.run(duration_s)
 
 
-__all__ = ["CompanionClock", "LockstepClock", "LockstepPeriods", "MavlinkLoopOptions", "MavlinkScenarioLoop",
+__all__ = ["LockstepClock", "LockstepPeriods", "MavlinkLoopOptions", "MavlinkScenarioLoop",
            "run_mavlink_scenario"]

@@ -3,6 +3,8 @@ autopilot as a vehicle link, and its detection model as a perception source."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -27,6 +29,27 @@ class WorldClock:
     def next_period(self) -> float:
         self.world.step(self.dt_s)
         return self.world.t_s
+
+
+class CompanionClock:
+    """The companion's clock (the bridge's and the stack's) over the simulation's ``inner`` clock: the same, plus a
+    jump once ``inner`` reaches :meth:`jump`'s ``at_s`` (a suspended or resynchronised companion: its clock reads
+    ahead of the vehicle's and the crew's). The crew's ground station and the world keep ``inner``."""
+
+    def __init__(self, inner: Callable[[], float]) -> None:
+        self.inner = inner
+        self.jump_s = 0.0
+        self.at_s = math.inf
+
+    def jump(self, jump_s: float, *, at_s: float) -> None:
+        """From ``inner`` time ``at_s`` on, read ``jump_s`` seconds ahead (>= 0: a monotonic clock never goes back)."""
+        if not (math.isfinite(jump_s) and jump_s >= 0.0 and not math.isnan(at_s)):
+            raise ValueError(f"jump_s: must be finite and >= 0, at_s a time; got {jump_s!r}, {at_s!r}")
+        self.jump_s, self.at_s = float(jump_s), float(at_s)
+
+    def __call__(self) -> float:
+        t = self.inner()
+        return t + self.jump_s if t >= self.at_s else t
 
 
 class WorldVehicleLink:
@@ -86,4 +109,4 @@ class SimulatedDetections:
         return self._subject_in_view
 
 
-__all__ = ["Injection", "SimPerception", "SimulatedDetections", "WorldClock", "WorldVehicleLink"]
+__all__ = ["CompanionClock", "Injection", "SimPerception", "SimulatedDetections", "WorldClock", "WorldVehicleLink"]

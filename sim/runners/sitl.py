@@ -38,7 +38,7 @@ from sim.mavlink.link import SimCommandRejected, SimLinkError, SimTimeout
 from sim.runners.crew import GroundStationHands, OperatorScript, ScriptedCrew
 from sim.runners.direct import periods_for
 from sim.runners.mavlink_world import ReportedPose, shift_fence, start_height_m
-from sim.runners.parts import SimulatedDetections
+from sim.runners.parts import CompanionClock, SimulatedDetections
 from sim.runners.truth import ScenarioResult, TruthMeter, TruthObserver
 from sim.world.scenarios import get_scenario
 from sim.world.world import World
@@ -57,12 +57,15 @@ class SitlFaults:
     during ``link_cut_s`` ([start, end)) the stack's link to the autopilot carries nothing either way:
     ``cut_link(True)`` at the first period whose world time reaches the start, ``cut_link(False)`` at the end
     (e.g. :meth:`sim.runners.link_relay.LinkRelay.set_cut` between the bridge and the SITL); each change is
-    recorded on ``/sim/link_cut`` at the stack's time."""
+    recorded on ``/sim/link_cut`` at the stack's time. ``clock_jump`` (world s, seconds): from that world time the
+    companion's clock (the bridge's and the stack's) reads that much ahead of the SITL's, the crew's and the
+    world's (:class:`~sim.runners.parts.CompanionClock`), recorded on ``/sim/clock_jump``."""
 
     stall_at_s: float | None = None
     companion_dead_at_s: float | None = None
     link_cut_s: tuple[float, float] | None = None
     cut_link: Callable[[bool], None] | None = None
+    clock_jump: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.link_cut_s is not None:
@@ -71,13 +74,24 @@ class SitlFaults:
                 raise ValueError(f"link_cut_s: need 0 <= start < end (world s), got {self.link_cut_s}")
             if self.cut_link is None:
                 raise ValueError("link_cut_s needs cut_link (what cuts the link, e.g. LinkRelay.set_cut)")
+        if self.clock_jump is not None and not (self.clock_jump[0] >= 0.0 and 0.0 <= self.clock_jump[1] <= 60.0):
+            raise ValueError(f"clock_jump: need (world s >= 0, 0-60 s forward), got {self.clock_jump}")
 
-    def link_switch(self, on_change: Callable[[bool], None] | None = None) -> Callable[[float], None]:
+    def link_switch(self, on_change: Callable[[bool], None] | None = None,
+                    companion: CompanionClock | None = None,
+                    on_jump: Callable[[], None] | None = None) -> Callable[[float], None]:
         """Told the world time every period: cuts and restores the link at ``link_cut_s`` (and tells
-        ``on_change(cut)`` after each change)."""
+        ``on_change(cut)`` after each change); jumps ``companion`` at ``clock_jump`` (then tells ``on_jump()``)."""
         cut = [False]
+        jumped = [False]
 
         def at(world_t_s: float) -> None:
+            if self.clock_jump is not None and companion is not None and not jumped[0] \
+                    and world_t_s >= self.clock_jump[0]:
+                jumped[0] = True
+                companion.jump(self.clock_jump[1], at_s=-math.inf)
+                if on_jump is not None:
+                    on_jump()
             want = self.link_cut_s is not None and self.link_cut_s[0] <= world_t_s < self.link_cut_s[1]
             if want != cut[0] and self.cut_link is not None:
                 cut[0] = want
@@ -220,10 +234,11 @@ class RealTimePeriods:
 
     def __init__(self, world: World, gcs: ScriptedGroundStation, dt_s: float, seen: CrewSeenPose,
                  on_world_time: Callable[[float], None] | None = None,
-                 clock: SitlClock | None = None) -> None:
+                 clock: SitlClock | None = None, stack_clock: Callable[[], float] | None = None) -> None:
         self.world, self.gcs, self.dt_s, self.seen = world, gcs, dt_s, seen
         self.on_world_time = on_world_time
         self.clock = clock or SitlClock()
+        self.stack_clock = stack_clock  # the companion's (None: ``clock``)
         self._next_tick = self._last = self.clock()
 
     def next_period(self) -> float:
@@ -241,7 +256,7 @@ class RealTimePeriods:
         self._last = now
         if self.on_world_time is not None:
             self.on_world_time(self.world.t_s)
-        return now
+        return now if self.stack_clock is None else self.stack_clock()
 
 
 #: How close (rad) the crew turns the vehicle to the scenario's start heading, and how fast (deg/s).
@@ -358,6 +373,7 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
     if not (math.isfinite(speedup) and speedup >= 1.0):
         raise ValueError(f"speedup: must be >= 1, got {speedup}")
     clock = SitlClock()
+    companion = CompanionClock(clock)  # the bridge's and the stack's; the crew and the world keep ``clock``
     spec = get_scenario(name)
     rng = np.random.default_rng(seed)
     world = spec.build(rng, config)
@@ -371,7 +387,7 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
     pipeline = Pipeline(config, tracker=ByteTracker(config.tracker), recorder=rec)
     handler = PipelineTrackingHandler(pipeline, world.intrinsics)
     bridge = open_bridge(config, connect, recorder=rec, tracking_handler=handler, wait_s=connect_timeout_s,
-                         progress=progress, clock=clock)
+                         progress=progress, clock=companion)
     handler.on_change = bridge.engagement.select_subject
     gcs: ScriptedGroundStation | None = None
     try:
@@ -388,7 +404,7 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
                           fence=shift_fence(autopilot_fence or config.fence, -offset[:2]) if upload_fence else None)
         try:
             def pump() -> None:  # the bridge keeps reading (and its heartbeats going) while the crew waits
-                bridge.poll(clock(), timeout_s=0.01)
+                bridge.poll(companion(), timeout_s=0.01)
 
             gcs = ScriptedGroundStation(gcs_connect, pump=pump, heartbeat_hz=2.0, clock=clock)
             gcs.progress = progress
@@ -425,7 +441,9 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         if speedup != 1.0:  # from the hand-over on, the world and the stack run on the autopilot's clock
             clock.follow(lambda: _attitude_ms(gcs))
         loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s, seen, faults.link_switch(
-            lambda cut: rec.record("/sim/link_cut", clock(), {"cut": cut, "stamp_s": clock()})), clock),
+            lambda cut: rec.record("/sim/link_cut", companion(), {"cut": cut, "stamp_s": companion()}), companion,
+            lambda: rec.record("/sim/clock_jump", companion(), {"jump_s": companion.jump_s, "stamp_s": companion(),
+                                                                "world_t_s": world.t_s})), clock, companion),
                            vehicle=link, perception=perception, operator=crew, health=faults.health(world),
                            observers=[TruthObserver(meter, rec, perception.subject_in_view)])
         loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s), freeze_heap=True)
@@ -435,8 +453,8 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
             "speedup_reached": (ap_end[0] - ap_start[0]) / max(ap_end[1] - ap_start[1], 1e-9),
             # the stack's clock over the same span: equal to the autopilot's when it followed it
             "stack_s": clock() - clock_start, "followed_autopilot": clock.following})
-        if bridge.engagement.following and loop.health(clock()) is Health.ALIVE:
-            bridge.disengage(clock(), "scenario ended")
+        if bridge.engagement.following and loop.health(companion()) is Health.ALIVE:
+            bridge.disengage(companion(), "scenario ended")
         return meter.result(name, seed, dt_s, redesignations=crew.redesignations)
     finally:
         if gcs is not None:

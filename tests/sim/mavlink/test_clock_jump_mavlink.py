@@ -12,7 +12,7 @@ import pytest
 from sim.campaign.family import MAVLINK_FAULTS, NOMINAL, Case, Fault
 from sim.campaign.faults import clock_jump_s, schedule_companion_faults
 from sim.runners.campaign_case import run_case
-from sim.runners.lockstep import CompanionClock
+from sim.runners.parts import CompanionClock
 
 
 class _Vehicle:
@@ -69,3 +69,21 @@ def test_a_clock_jump_on_the_mavlink_loop_fails_closed_or_is_absorbed(magnitude:
         # bridge disengages to a hold at the jump and no motion command goes out after it
         assert 0 < row["motion_commands"] <= periods_before
     assert run_case(case, "t")["trace_hash"] == row["trace_hash"]
+
+
+def test_the_sitl_fault_jumps_the_companion_clock_once_at_its_world_time() -> None:
+    """The real-SITL runner's clock jump (``SitlFaults.clock_jump``): the companion's clock jumps at the first period
+    whose world time reaches the onset, once; a backward or absurd jump is refused."""
+    from sim.runners.sitl import SitlFaults
+
+    companion = CompanionClock(lambda: 100.0)
+    jumps: list[float] = []
+    at = SitlFaults(clock_jump=(8.0, 5.0)).link_switch(companion=companion, on_jump=lambda: jumps.append(companion()))
+    at(7.95)
+    assert companion() == 100.0 and jumps == []
+    at(8.0)
+    at(9.0)
+    assert companion() == 105.0 and jumps == [105.0]
+    for bad in ((8.0, -1.0), (-1.0, 5.0), (8.0, 600.0)):
+        with pytest.raises(ValueError, match="clock_jump"):
+            SitlFaults(clock_jump=bad)

@@ -3,7 +3,7 @@ fly one scenario through the stack against it, print the summary as one JSON lin
 
     python real_sitl_job.py ARDUCOPTER_DIR TOPOLOGY SCENARIO DURATION_S [FAULT]
 
-    FAULT: stall:T | dead:T | deadman:T | mode:T | linkdrop:T[:D] | fence:N[:A]
+    FAULT: stall:T | dead:T | deadman:T | mode:T | linkdrop:T[:D] | fence:N[:A] | clockjump:T[:J]
 
 With a fault (world seconds T from the hand-over), the summary also carries what the bridge saw of the autopilot
 (mode changes, mode requests, setpoints after the fault) and how far the vehicle coasted on the autopilot's own
@@ -12,9 +12,11 @@ autopilot through :class:`~sim.runners.link_relay.LinkRelay`, which carries noth
 (default 5) from T; the summary adds when the bridge noticed the loss and the return, and what the vehicle did
 after. ``fence:N``: the fence uploaded to the autopilot ends N m north of the start (the stack keeps its own,
 larger fence), so the follow takes the vehicle through it and the autopilot's own FENCE_ACTION acts; the summary
-adds the mode it chose and the stack's disengage. The crew sets AVOID_ENABLE to A (default 0: ArduCopter's
-fence avoidance, on by default, stops the vehicle FENCE_MARGIN short of its fence, so nothing is breached). The
-crew reads FENCE_*/GUID_TIMEOUT/RTL_ALT after the launch.
+adds the mode it chose and the stack's disengage. The crew sets AVOID_ENABLE to A (default 0: ArduCopter's fence
+avoidance, on by default, stops the vehicle FENCE_MARGIN short of its fence, so nothing is breached). The crew reads
+FENCE_*/GUID_TIMEOUT/RTL_ALT after the launch. ``clockjump:T:J``: from T the companion's clock (the bridge's and the
+stack's) reads J s (default 5) ahead of the autopilot's and the crew's; the fault figures count from the first stamp
+on the jumped clock.
 
 ``DP_SITL_SPEEDUP=N``: the scenario flies at SIM_SPEEDUP N, the stack and the world on the SITL's clock
 (``run_sitl_scenario(speedup=N)``); the summary's ``sitl_clock`` says the speed-up reached and the control rate
@@ -45,6 +47,8 @@ from sim.runners.sitl import SitlFaults, run_sitl_scenario
 
 #: Seconds the link stays cut when ``linkdrop:T`` gives no duration.
 DEFAULT_LINK_CUT_S = 5.0
+#: Seconds the companion's clock jumps when ``clockjump:T`` gives no size.
+DEFAULT_CLOCK_JUMP_S = 5.0
 
 
 class ListRecorder:
@@ -282,7 +286,9 @@ def main(ardupilot_dir: str, topology: str, scenario: str, duration_s: float, fa
         faults = SitlFaults(stall_at_s=at if kind == "stall" else None,
                             companion_dead_at_s=at if kind == "dead" else None,
                             link_cut_s=(at, at + cut_s) if relay is not None else None,
-                            cut_link=relay.set_cut if relay is not None else None)
+                            cut_link=relay.set_cut if relay is not None else None,
+                            clock_jump=(at, args[1] if len(args) > 1 else DEFAULT_CLOCK_JUMP_S)
+                            if kind == "clockjump" else None)
         script = OperatorScript(
             deadman_lost_s=(at, at + 4.0) if kind == "deadman" else None,
             pilot_mode_at_s=(at, "LOITER") if kind == "mode" else None)
@@ -328,6 +334,9 @@ def main(ardupilot_dir: str, topology: str, scenario: str, duration_s: float, fa
                                 **_link_drop_figures(rec, relay)}
         elif kind == "fence":
             summary["fault"] = {"kind": kind, **_fence_figures(rec, at)}
+        elif kind == "clockjump":  # figures from the first stamp on the jumped clock
+            jump_t, jump = next((t, m) for topic, t, m in rec.rows if topic == "/sim/clock_jump")
+            summary["fault"] = {"kind": kind, "at_s": at, "jump_s": jump["jump_s"], **_fault_figures(rec, jump_t)}
         engaged = [t for t, m in _events(rec, "engage") if m.get("ok")]
         summary["engaged_after_launch_s"] = round(engaged[0] - t0, 1) if engaged else None
         armed = [t for t, m in _events(rec, "armed") if m.get("armed")]

@@ -1,8 +1,8 @@
 """The stack flies the real ArduCopter SITL (``../shared/sitl``: the autopilot's own flight code), not only our
 simulated vehicle: launch, connect, GUID_TIMEOUT written and read back, the fence uploaded and verified, the crew
 arms and takes off, follow engages and the subject is followed at the standoff; and the faults: a stalled
-pipeline, a dead companion, a dropped link, the released dead-man, the pilot's mode switch, a breach of the
-autopilot's own fence.
+pipeline, a dead companion, a dropped link, a jump of the companion's clock, the released dead-man, the pilot's
+mode switch, a breach of the autopilot's own fence.
 
 SITL listens on all interfaces, so every run is inside a fresh network namespace with nothing but loopback
 (``unshare -n``, as root, as CI runs). Skipped, saying why, where the binary or namespaces are not available.
@@ -145,6 +145,27 @@ def test_a_dropped_link_disengages_and_follow_does_not_resume_when_it_returns() 
     assert f["motion_sent_after_restore"] == 0
     assert f["max_speed_after_restore_mps"] < 0.3
     assert f["subject_gap_growth_after_restore_m"] > 3.0
+    assert s["safety"]["verdict"] == "pass" and s["sent_while_disengaged"] == 0
+
+
+@pytest.mark.sitl
+def test_a_companion_clock_jump_disengages_at_once_and_the_real_autopilot_holds() -> None:
+    """From 8 s the companion's clock (the bridge's and the stack's) reads 5 s ahead of the autopilot's and the
+    crew's: a suspended or resynchronised process. Every heartbeat the bridge holds is suddenly 5 s old, past the
+    dead-man's 1.5 s: it disengages in the first period on the new clock, sends one hold and nothing more, and the
+    real ArduCopter stops within the governor's coast budget. Follow does not resume by itself."""
+    s = _run_job("bare", "walk", 16, "clockjump:8:5")
+    f = s["fault"]
+    budget_m = _coast_budget_m(max(f["speed_at_fault_mps"], f["last_command_mps"]))
+    print(json.dumps({**f, "budget_m": budget_m}))
+    assert f["jump_s"] == 5.0 and f["speed_at_fault_mps"] > 0.8  # it was following when the clock jumped
+    assert f["disengage_after_s"] is not None and f["disengage_after_s"] <= 0.1, f  # the same period
+    assert "dead-man lost" in f["disengage_reason"] or "link lost" in f["disengage_reason"]
+    assert f["setpoints_after_fault"] == 1 and f["first_setpoints_after_fault"] == [[0.0, 0.0, 0.0]]
+    assert f["motion_after_disengage"] == 0 and f["engaged_again"] == 0
+    assert f["coast_m"] <= budget_m
+    assert f["modes"][-1] == "GUIDED" and f["mode_requests"] == []
+    assert s["mission"]["verdict"] == "pass"  # it followed before the jump
     assert s["safety"]["verdict"] == "pass" and s["sent_while_disengaged"] == 0
 
 
