@@ -122,7 +122,9 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
     cases = draw_cases(names, args.episodes, args.seed, sampler=args.sampler, loop=args.loop)
     t0 = time.monotonic()
 
-    progress = ProgressLine(sys.stderr)  # a TTY: one line redrawn; otherwise a line every 5 % and per failure
+    # a TTY: one line redrawn; otherwise a line every 5 % and per failure. One line per phase (the random cases,
+    # each batch of the search, the importance-sampled cases), each with its own count and rate.
+    progress = ProgressLine(sys.stderr, label="campaign" if args.search != "cem" else "campaign (random)")
 
     code = _code_version()
     rows = run_campaign(cases, out, code_version=code, workers=args.workers, progress=progress, backend=backend)
@@ -131,11 +133,18 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
         from sim.campaign.search import CrossEntropySearch, compare, run_search
 
         search = CrossEntropySearch(names, seed=args.seed + 1_000_003, loop=args.loop)
-        evaluate = lambda cs: run_campaign(cs, out, code_version=code, workers=args.workers,  # noqa: E731
-                                           progress=progress, backend=backend)
+        phase, batch = ["cem batch"], [0]
+
+        def evaluate(cs: list[Any]) -> list[dict[str, Any]]:
+            batch[0] += 1
+            label = f"campaign ({phase[0]} {batch[0]})"
+            return run_campaign(cs, out, code_version=code, workers=args.workers,
+                                progress=ProgressLine(sys.stderr, label=label), backend=backend)
+
         cem_rows = run_search(search, args.episodes, evaluate)
         summary["falsification"] = {"random": compare(rows), "cem": compare(cem_rows),
                                     "cem_final_mean": [round(float(x), 3) for x in search.mean]}
+        phase[0], batch[0] = "importance sampling", 0
         summary["importance"] = _importance(search, evaluate, args.is_episodes or max(1, args.episodes // 2))
     if args.shrink:
         from sim.runners.campaign import read_manifest

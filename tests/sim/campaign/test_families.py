@@ -231,8 +231,14 @@ def test_the_cli_runs_cem_and_importance_sampling(tmp_path, capsys) -> None:
 
     code = main(["campaign", "--episodes", "2", "--search", "cem", "--is-episodes", "2", "--scenarios",
                  "subject_lost", "--sampler", "halton", "--out", str(tmp_path), "--report-worst", "0"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert code in (0, 1) and "importance sampling: P(safety margin < 0)" in out
+    # one progress line per phase, each with its own count and rate (not the random phase's start)
+    progress = [line for line in captured.err.splitlines() if line.startswith("campaign (")]
+    labels = {line.split(":")[0] for line in progress}
+    assert {"campaign (random)", "campaign (cem batch 1)", "campaign (importance sampling 1)"} <= labels, progress
+    assert all("/s)" in line and "(0.00/s)" not in line for line in progress), progress
     import json
 
     summary = json.loads((tmp_path / "summary.json").read_text())
