@@ -1,0 +1,41 @@
+"""Mission failures a campaign found that the envelope's mission warnings did not foresee, shrunk, and kept as
+strict expected failures: each documents a gap in what the stack can do (not a safety failure: every safety margin
+of these cases is positive). When a change closes the gap the test passes, strict xfail turns that into a failure,
+and the marker comes off: the case is then an ordinary regression test.
+
+91dc4bc03c89 (``campaign --loop mavlink --episodes 200 --seed 48`` at 63a3744), shrunk in 36 simulations to
+fd6a56be963c: walk_toward on the MAVLink loop, no fault, four standing bystanders, standoff 14.7 m, follow 19.5 m.
+At that follow offset the subject is 45 deg below the horizon, 0.5 deg inside the 1.5 deg edge margin of the fixed
+camera's view (5-47 deg), so no warning is raised; walking toward the vehicle, the subject leaves the bottom of the
+image at once (in view 3-4 % of the engaged periods on either loop). On the direct loop, and without the
+bystanders, follow still sends ~100 motion commands; here it sends none: it never did its job. A camera that
+pitches with the subject, or a warning that weighs the scenario's approach, would close it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.campaign.family import Case
+from sim.runners.campaign_case import run_case
+
+WALK_TOWARD_AT_THE_VIEW_EDGE = Case("walk_toward", 1716199165, {
+    "bystander_bearing_rad": 0.0, "bystander_mode": 0.0, "bystander_range_m": 20.0, "bystander_speed_mps": 1.4,
+    "bystander_start_s": 0.0, "bystanders": 4.1183, "design_person_speed_mps": 8.0, "detector_miss_scale": 1.0,
+    "fault": 0.0, "fault_duration_s": 0.2, "fault_magnitude": 0.0, "fault_onset_s": 2.0,
+    "follow_distance_m": 19.5377, "gust_mps": 0.0, "height_margin_m": 3.1359, "hidden_bystanders": 0.0,
+    "max_horizontal_speed_mps": 5.0, "min_standoff_m": 14.6621, "tree_gap_m": 1.0, "tree_height_m": 8.0,
+    "tree_radius_m": 1.0, "wind_dir_rad": 0.0, "wind_mps": 0.0}, "mavlink")
+
+
+def test_case_fd6a56be963c_is_safe() -> None:
+    """Safe throughout (asserted outside the expected failure below, so a safety regression cannot hide in it)."""
+    row = run_case(WALK_TOWARD_AT_THE_VIEW_EDGE, "regression")
+    assert row["margins"]["standoff_m"] > 0 and row["margins"]["fence_m"] > 0
+    assert row["margins"]["disengaged_commands"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="mission gap found by the campaign: the subject leaves a fixed camera's view")
+def test_case_fd6a56be963c_does_its_job() -> None:
+    row = run_case(WALK_TOWARD_AT_THE_VIEW_EDGE, "regression")
+    assert row["margins"]["mission"] >= 0, (row["failures"], row["subject_in_view_share"])
