@@ -10,6 +10,14 @@ camera's view (5-47 deg), so no warning is raised; walking toward the vehicle, t
 image at once (in view 3-4 % of the engaged periods on either loop). On the direct loop, and without the
 bystanders, follow still sends ~100 motion commands; here it sends none: it never did its job. A camera that
 pitches with the subject, or a warning that weighs the scenario's approach, would close it.
+
+b5b2a2f2404f (``make campaign``, the 10,000 cases at e3c7bd7; the same at HEAD), shrunk in 41 simulations to
+ce3c7c9dd347: strong_wind on the direct loop, two standing bystanders 20 m out, corrupt frames from 3.6 s for 3.1 s.
+The outage falls on the first lock (without it follow starts moving at 3.75 s; the same outage from 1.0 s or from
+6.0 s passes); the vehicle holds (fail closed), the subject walks out of the fixed camera's view meanwhile (in view
+10 % of the engaged periods, 57 % without the fault) and the scripted crew's re-clicks find no track to lock, so
+only holds are sent. Without the fault, or without the bystanders, it passes with ~1,150 motion commands. A crew
+that re-frames the shot (flies the subject back into view) would close it.
 """
 
 from __future__ import annotations
@@ -38,4 +46,25 @@ def test_case_fd6a56be963c_is_safe() -> None:
 @pytest.mark.xfail(strict=True, reason="mission gap found by the campaign: the subject leaves a fixed camera's view")
 def test_case_fd6a56be963c_does_its_job() -> None:
     row = run_case(WALK_TOWARD_AT_THE_VIEW_EDGE, "regression")
+    assert row["margins"]["mission"] >= 0, (row["failures"], row["subject_in_view_share"])
+
+
+OUTAGE_BEFORE_THE_FIRST_LOCK = Case("strong_wind", 183171525, {
+    "bystander_bearing_rad": 0.0, "bystander_mode": 0.0, "bystander_range_m": 20.0, "bystander_speed_mps": 1.4,
+    "bystander_start_s": 0.0, "bystanders": 2.0573, "design_person_speed_mps": 8.0, "detector_miss_scale": 1.0,
+    "fault": 0.41, "fault_duration_s": 3.0992, "fault_magnitude": 0.2973, "fault_onset_s": 3.5905,
+    "follow_distance_m": 21.7324, "gust_mps": 0.0, "height_margin_m": 1.9527, "max_horizontal_speed_mps": 5.0,
+    "min_standoff_m": 10.0, "wind_dir_rad": 0.0, "wind_mps": 0.0}, "direct")
+
+
+def test_case_ce3c7c9dd347_is_safe() -> None:
+    row = run_case(OUTAGE_BEFORE_THE_FIRST_LOCK, "regression")
+    assert row["fault"] == "corrupt_frames"
+    assert row["margins"]["standoff_m"] > 0 and row["margins"]["fence_m"] > 0
+    assert row["margins"]["disengaged_commands"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="mission gap found by the campaign: an outage before the first lock")
+def test_case_ce3c7c9dd347_does_its_job() -> None:
+    row = run_case(OUTAGE_BEFORE_THE_FIRST_LOCK, "regression")
     assert row["margins"]["mission"] >= 0, (row["failures"], row["subject_in_view_share"])
