@@ -15,7 +15,7 @@ horizontally for the window; the MAVLink loop uses the sim vehicle's own glitch)
 
 The companion's clock: ``clock_jump`` (from the onset the stack's clock reads 0.2 + 4.8 m s ahead of the world's: a
 suspended process; every stamp the stack makes jumps with it). On the MAVLink loop the bridge's clock jumps with
-the stack's (``sim.runners.lockstep.CompanionClock``), while the vehicle and the crew's ground station keep theirs:
+the stack's (``sim.runners.parts.CompanionClock``), while the vehicle and the crew's ground station keep theirs:
 every report the bridge has is suddenly that much older.
 
 The link (MAVLink loop only): ``link_drop`` (nothing crosses for the window), ``packet_loss`` (each datagram lost

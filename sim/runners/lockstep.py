@@ -108,7 +108,7 @@ class LockstepClock:
 class LockstepPeriods:
     """``PeriodClock`` of the lock-step loop: each period the sim vehicle flies ``substeps`` physics steps in the
     world's wind (the crew's ground station ticking between them), then the world's people and wind advance;
-    the stack's time is the sim vehicle's."""
+    the stack's time is ``clock``: the companion's (the sim vehicle's, unless a fault made it jump)."""
 
     def __init__(self, world: World, vehicle: MavlinkSimVehicle, gcs: ScriptedGroundStation,
                  clock: LockstepClock | CompanionClock, *, dt_s: float, substeps: int) -> None:
