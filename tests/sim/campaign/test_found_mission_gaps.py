@@ -36,19 +36,6 @@ WALK_TOWARD_AT_THE_VIEW_EDGE = Case("walk_toward", 1716199165, {
     "tree_radius_m": 1.0, "wind_dir_rad": 0.0, "wind_mps": 0.0}, "mavlink")
 
 
-def test_case_fd6a56be963c_is_safe() -> None:
-    """Safe throughout (asserted outside the expected failure below, so a safety regression cannot hide in it)."""
-    row = run_case(WALK_TOWARD_AT_THE_VIEW_EDGE, "regression")
-    assert row["margins"]["standoff_m"] > 0 and row["margins"]["fence_m"] > 0
-    assert row["margins"]["disengaged_commands"] == 0
-
-
-@pytest.mark.xfail(strict=True, reason="mission gap found by the campaign: the subject leaves a fixed camera's view")
-def test_case_fd6a56be963c_does_its_job() -> None:
-    row = run_case(WALK_TOWARD_AT_THE_VIEW_EDGE, "regression")
-    assert row["margins"]["mission"] >= 0, (row["failures"], row["subject_in_view_share"])
-
-
 OUTAGE_BEFORE_THE_FIRST_LOCK = Case("strong_wind", 183171525, {
     "bystander_bearing_rad": 0.0, "bystander_mode": 0.0, "bystander_range_m": 20.0, "bystander_speed_mps": 1.4,
     "bystander_start_s": 0.0, "bystanders": 2.0573, "design_person_speed_mps": 8.0, "detector_miss_scale": 1.0,
@@ -57,14 +44,20 @@ OUTAGE_BEFORE_THE_FIRST_LOCK = Case("strong_wind", 183171525, {
     "min_standoff_m": 10.0, "wind_dir_rad": 0.0, "wind_mps": 0.0}, "direct")
 
 
-def test_case_ce3c7c9dd347_is_safe() -> None:
-    row = run_case(OUTAGE_BEFORE_THE_FIRST_LOCK, "regression")
-    assert row["fault"] == "corrupt_frames"
+#: the shrunk case of each gap, by its id
+GAPS = {"fd6a56be963c": WALK_TOWARD_AT_THE_VIEW_EDGE, "ce3c7c9dd347": OUTAGE_BEFORE_THE_FIRST_LOCK}
+
+
+@pytest.mark.parametrize("case_id", list(GAPS))
+def test_the_gap_is_safe(case_id: str) -> None:
+    """Safe throughout (asserted outside the expected failure below, so a safety regression cannot hide in it)."""
+    row = run_case(GAPS[case_id], "regression")
     assert row["margins"]["standoff_m"] > 0 and row["margins"]["fence_m"] > 0
     assert row["margins"]["disengaged_commands"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="mission gap found by the campaign: an outage before the first lock")
-def test_case_ce3c7c9dd347_does_its_job() -> None:
-    row = run_case(OUTAGE_BEFORE_THE_FIRST_LOCK, "regression")
+@pytest.mark.xfail(strict=True, reason="mission gaps found by the campaign (see the module docstring)")
+@pytest.mark.parametrize("case_id", list(GAPS))
+def test_the_gap_case_does_its_job(case_id: str) -> None:
+    row = run_case(GAPS[case_id], "regression")
     assert row["margins"]["mission"] >= 0, (row["failures"], row["subject_in_view_share"])
