@@ -77,27 +77,31 @@ class SitlFaults:
         if self.clock_jump is not None and not (self.clock_jump[0] >= 0.0 and 0.0 <= self.clock_jump[1] <= 60.0):
             raise ValueError(f"clock_jump: need (world s >= 0, 0-60 s forward), got {self.clock_jump}")
 
-    def link_switch(self, on_change: Callable[[bool], None] | None = None,
-                    companion: CompanionClock | None = None,
-                    on_jump: Callable[[], None] | None = None) -> Callable[[float], None]:
+    def link_switch(self, on_change: Callable[[bool], None] | None = None) -> Callable[[float], None]:
         """Told the world time every period: cuts and restores the link at ``link_cut_s`` (and tells
-        ``on_change(cut)`` after each change); jumps ``companion`` at ``clock_jump`` (then tells ``on_jump()``)."""
+        ``on_change(cut)`` after each change)."""
         cut = [False]
-        jumped = [False]
 
         def at(world_t_s: float) -> None:
-            if self.clock_jump is not None and companion is not None and not jumped[0] \
-                    and world_t_s >= self.clock_jump[0]:
-                jumped[0] = True
-                companion.jump(self.clock_jump[1], at_s=-math.inf)
-                if on_jump is not None:
-                    on_jump()
             want = self.link_cut_s is not None and self.link_cut_s[0] <= world_t_s < self.link_cut_s[1]
             if want != cut[0] and self.cut_link is not None:
                 cut[0] = want
                 self.cut_link(want)
                 if on_change is not None:
                     on_change(want)
+        return at
+
+    def clock_switch(self, companion: CompanionClock,
+                     on_jump: Callable[[], None] | None = None) -> Callable[[float], None]:
+        """Told the world time every period: jumps ``companion`` once at ``clock_jump`` (then tells ``on_jump()``)."""
+        jumped = [False]
+
+        def at(world_t_s: float) -> None:
+            if self.clock_jump is not None and not jumped[0] and world_t_s >= self.clock_jump[0]:
+                jumped[0] = True
+                companion.jump(self.clock_jump[1], at_s=-math.inf)
+                if on_jump is not None:
+                    on_jump()
         return at
 
     def health(self, world: World) -> Callable[[float], Health]:
@@ -440,10 +444,16 @@ def run_sitl_scenario(name: str, config: StackConfig, *, connect: str, gcs_conne
         clock_start = clock()
         if speedup != 1.0:  # from the hand-over on, the world and the stack run on the autopilot's clock
             clock.follow(lambda: _attitude_ms(gcs))
-        loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s, seen, faults.link_switch(
-            lambda cut: rec.record("/sim/link_cut", companion(), {"cut": cut, "stamp_s": companion()}), companion,
-            lambda: rec.record("/sim/clock_jump", companion(), {"jump_s": companion.jump_s, "stamp_s": companion(),
-                                                                "world_t_s": world.t_s})), clock, companion),
+        link_switch = faults.link_switch(
+            lambda cut: rec.record("/sim/link_cut", companion(), {"cut": cut, "stamp_s": companion()}))
+        clock_switch = faults.clock_switch(companion, lambda: rec.record("/sim/clock_jump", companion(), {
+            "jump_s": companion.jump_s, "stamp_s": companion(), "world_t_s": world.t_s}))
+
+        def on_world_time(t_s: float) -> None:
+            clock_switch(t_s)
+            link_switch(t_s)
+
+        loop = ControlLoop(pipeline, clock=RealTimePeriods(world, gcs, dt_s, seen, on_world_time, clock, companion),
                            vehicle=link, perception=perception, operator=crew, health=faults.health(world),
                            observers=[TruthObserver(meter, rec, perception.subject_in_view)])
         loop.run(periods_for(duration_s if duration_s is not None else spec.duration_s, dt_s), freeze_heap=True)

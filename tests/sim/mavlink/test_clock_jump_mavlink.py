@@ -78,7 +78,7 @@ def test_the_sitl_fault_jumps_the_companion_clock_once_at_its_world_time() -> No
 
     companion = CompanionClock(lambda: 100.0)
     jumps: list[float] = []
-    at = SitlFaults(clock_jump=(8.0, 5.0)).link_switch(companion=companion, on_jump=lambda: jumps.append(companion()))
+    at = SitlFaults(clock_jump=(8.0, 5.0)).clock_switch(companion, on_jump=lambda: jumps.append(companion()))
     at(7.95)
     assert companion() == 100.0 and jumps == []
     at(8.0)
