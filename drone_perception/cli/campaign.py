@@ -63,11 +63,12 @@ def register(sub: Any) -> None:
                    "mission failures the envelope did not foresee) and write each as a regression test in "
                    "DIR/regressions/ (0: none)")
     p.add_argument("--is-episodes", type=int, default=None,
-                   help="with --search cem: cases drawn afterwards from the search's final distribution (mixed "
+                   help="with --search cem: cases drawn afterwards from the searches' final distributions (mixed "
                    "with the nominal one) for the importance-sampled failure probability (default: episodes/2)")
     p.add_argument("--search", choices=("random", "cem"), default="random",
-                   help="random: Monte Carlo with bounds; cem: cross-entropy falsification (minimising the worst "
-                   "safety margin) run beside random search at the same budget, both in the same manifest")
+                   help="random: Monte Carlo with bounds; cem: cross-entropy falsification, one search per safety "
+                   "invariant (standoff, fence) sharing a budget equal to random search's, beside it in the same "
+                   "manifest")
     p.set_defaults(func=run)
     inner = p.add_subparsers(dest="campaign_command", required=False, metavar="{replay,shrink,report}")
     r = inner.add_parser("replay", help="re-run one case of a campaign and print its trace hash")
@@ -130,9 +131,9 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
     rows = run_campaign(cases, out, code_version=code, workers=args.workers, progress=progress, backend=backend)
     summary = summarize(rows)
     if args.search == "cem":
-        from sim.campaign.search import CrossEntropySearch, compare, run_search
+        from sim.campaign.search import compare, per_invariant, run_searches
 
-        search = CrossEntropySearch(names, seed=args.seed + 1_000_003, loop=args.loop)
+        searches = per_invariant(names, seed=args.seed + 1_000_003, loop=args.loop)
         phase, batch = ["cem batch"], [0]
 
         def evaluate(cs: list[Any]) -> list[dict[str, Any]]:
@@ -141,11 +142,12 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
             return run_campaign(cs, out, code_version=code, workers=args.workers,
                                 progress=ProgressLine(sys.stderr, label=label), backend=backend)
 
-        cem_rows = run_search(search, args.episodes, evaluate)
+        cem_rows = run_searches(searches, args.episodes, evaluate)
         summary["falsification"] = {"random": compare(rows), "cem": compare(cem_rows),
-                                    "cem_final_mean": [round(float(x), 3) for x in search.mean]}
+                                    "cem_final_mean": {s.objective: [round(float(x), 3) for x in s.mean]
+                                                       for s in searches}}
         phase[0], batch[0] = "importance sampling", 0
-        summary["importance"] = _importance(search, evaluate, args.is_episodes or max(1, args.episodes // 2))
+        summary["importance"] = _importance(searches, evaluate, args.is_episodes or max(1, args.episodes // 2))
     if args.shrink:
         from sim.runners.campaign import read_manifest
         from sim.runners.shrink import shrink_failures
@@ -174,10 +176,13 @@ def _run_on(args: argparse.Namespace, backend: Backend) -> int:
               f"{'/'.join(f'{v:.3g}' for v in imp['p_margin_below'].values())} (narrowed: "
               f"{', '.join(imp['narrowed_parameters']) or 'none'})")
     for name, f in summary.get("falsification", {}).items():
-        if isinstance(f, dict):
+        if isinstance(f, dict) and "cases" in f:
             print(f"  search {name:6s}: {f['failures']}/{f['cases']} safety failures, first after "
                   f"{f['simulations_to_first_failure']} simulations, worst safety margin {f['worst_margin_m']} m "
                   f"({f['worst_scenario']}, case {f['worst_case']})")
+            for inv, g in f.get("by_invariant", {}).items():
+                print(f"    {inv:11s} {g['failures']} failures, first after {g['simulations_to_first_failure']}, "
+                      f"worst {g['worst_margin_m']} m ({g['worst_scenario']}, case {g['worst_case']})")
     _print_report(out, REPORT_WORST if args.report_worst is None else args.report_worst)
     return 0 if not summary["failed_cases"] else 1
 
@@ -199,23 +204,29 @@ def report(args: argparse.Namespace) -> int:
     return 1 if _print_report(args.dir, args.worst) else 0
 
 
-def _importance(search: Any, evaluate: Any, n: int) -> dict[str, Any]:
-    """Cases from the search's final distribution (defensive mixture), weighted back to the nominal one."""
+def _importance(searches: list[Any], evaluate: Any, n: int) -> dict[str, Any]:
+    """Cases from the searches' final distributions (an equal mixture, with the nominal one as the defensive
+    share), weighted back to the nominal distribution."""
     import numpy as np
 
     from sim.campaign.family import RANGES, unit_point
-    from sim.campaign.importance import ALPHA, estimate
+    from sim.campaign.importance import ALPHA, MixtureProposal, estimate
     from sim.campaign.search import safety_margin
 
-    proposal = search.proposal(alpha=ALPHA, only_moved=True, min_sigma=0.1)
-    points, scenarios = proposal.sample_with_scenarios(search.rng, n)
-    cases = search.cases_at(points, scenarios)
+    parts = [s.proposal(only_moved=True, min_sigma=0.1) for s in searches]
+    proposal = MixtureProposal(tuple(parts), ALPHA)
+    first = searches[0]
+    points, scenarios = proposal.sample_with_scenarios(first.rng, n)
+    cases = first.cases_at(points, scenarios)
     got = evaluate(cases)
     weights = proposal.weights(np.array([unit_point(c.params) for c in cases]), scenarios)
     result = estimate(weights, np.array([safety_margin(r) for r in got]))
     result["case_ids"] = [r["id"] for r in got]
-    result["narrowed_parameters"] = [name for (name, _, _), a in zip(RANGES, proposal.active, strict=True) if a]
-    result["scenario_p"] = {s: round(float(p), 3) for s, p in zip(search.scenarios, search.scenario_p, strict=True)}
+    names = [name for name, _, _ in RANGES]
+    result["narrowed_parameters"] = sorted({name for part in parts if part.active is not None
+                                            for name, a in zip(names, part.active, strict=True) if a})
+    result["scenario_p"] = {s.objective: {sc: round(float(p), 3) for sc, p in zip(s.scenarios, s.scenario_p,
+                                                                                  strict=True)} for s in searches}
     return result
 
 

@@ -109,15 +109,23 @@ def _falsification_section(summary: dict[str, Any]) -> str:
             ("worst_margin_m", "Worst safety margin (m)"), ("worst_scenario", "Worst scenario"),
             ("worst_case", "Worst case"))
     out = ["<h2>Falsifier against random search</h2>",
-           '<p class="muted">The same budget of simulations for each search; the falsifier minimises the worst '
-           "safety margin. Fewer simulations to the first failure and a lower worst margin = a better falsifier."
-           '</p><table id="falsification-table"><thead><tr><th>Search</th>'
-           + "".join(f"<th>{_e(t)}</th>" for _, t in cols) + "</tr></thead><tbody>"]
+           '<p class="muted">The same budget of simulations for each search; the falsifier runs one search per '
+           "safety invariant, sharing the budget. Per search: the worst safety margin (the smaller of standoff and "
+           "fence), then each invariant over all of that search's cases. Fewer simulations to the first failure "
+           'and a lower worst margin = a better falsifier.</p><table id="falsification-table"><thead><tr>'
+           "<th>Search</th><th>Invariant</th>" + "".join(f"<th>{_e(t)}</th>" for _, t in cols) + "</tr></thead><tbody>"]
     extra = []
     for name, f in fal.items():
-        if isinstance(f, dict):
-            out.append(f'<tr data-search="{_e(name)}"><td>{_e(name)}</td>'
+        if isinstance(f, dict) and "cases" in f:
+            out.append(f'<tr data-search="{_e(name)}" data-invariant="worst"><td>{_e(name)}</td><td>worst</td>'
                        + "".join(f'<td class="num">{_num(f.get(k), 4)}</td>' for k, _ in cols) + "</tr>")
+            by = f.get("by_invariant")
+            for inv, g in (by.items() if isinstance(by, dict) else ()):
+                if isinstance(g, dict):
+                    cells = {**g, "cases": f.get("cases")}
+                    out.append(f'<tr data-search="{_e(name)}" data-invariant="{_e(inv)}"><td>{_e(name)}</td>'
+                               f"<td>{_e(inv)}</td>"
+                               + "".join(f'<td class="num">{_num(cells.get(k), 4)}</td>' for k, _ in cols) + "</tr>")
         else:
             extra.append(f"<li>{_e(name)}: <code>{_e(json.dumps(f))}</code></li>")
     out.append("</tbody></table>")

@@ -82,6 +82,47 @@ class Proposal:
         return 1.0 / self.density(np.atleast_2d(u), scenario)
 
 
+@dataclass(frozen=True)
+class MixtureProposal:
+    """``alpha`` nominal + ``1 - alpha`` of an equal mixture of ``components`` (one per falsification search, each
+    a :class:`Proposal` whose own ``alpha`` is ignored): the density is the mixture's, so the weights stay exact
+    (a mixture of proposals is itself a proposal; every weight is still at most ``1 / alpha``)."""
+
+    components: tuple[Proposal, ...]
+    alpha: float = ALPHA
+
+    def __post_init__(self) -> None:
+        if not self.components:
+            raise ValueError("MixtureProposal: no component")
+
+    def _parts(self) -> list[Proposal]:
+        return [Proposal(c.mean, c.sigma, 0.0, c.active, c.scenario_p) for c in self.components]
+
+    def sample_with_scenarios(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` points and scenario indices: nominal with probability ``alpha``, else a component drawn evenly."""
+        parts = self._parts()
+        d = len(parts[0].mean)
+        pick = rng.random(n) < self.alpha
+        which = rng.integers(0, len(parts), n)
+        n_scen = len(parts[0]._scenarios())
+        points = rng.uniform(0.0, 1.0, (n, d))
+        scen = rng.integers(0, n_scen, n)
+        for k, part in enumerate(parts):
+            rows = np.flatnonzero(~pick & (which == k))
+            if rows.size:
+                points[rows], scen[rows] = part.sample_with_scenarios(rng, rows.size)
+        return points, scen
+
+    def density(self, u: np.ndarray, scenario: np.ndarray | None = None) -> np.ndarray:
+        parts = self._parts()
+        mix = np.mean([part.density(u, scenario) for part in parts], axis=0)
+        return self.alpha + (1.0 - self.alpha) * mix
+
+    def weights(self, u: np.ndarray, scenario: np.ndarray | None = None) -> np.ndarray:
+        """``p(u, s) / q(u, s)``; p = 1 on the cube times a uniform scenario."""
+        return 1.0 / self.density(np.atleast_2d(u), scenario)
+
+
 def active_coordinates(mean: np.ndarray, sigma: np.ndarray, elite: int, z: float = 2.0) -> np.ndarray:
     """Coordinates the search moved: the elite mean more than ``z`` standard errors of a uniform elite mean
     (0.289 / sqrt(elite)) from the centre. (A small spread alone says little: a few elite cases always have
@@ -120,4 +161,4 @@ def estimate(weights: np.ndarray, margins: np.ndarray, levels: tuple[float, ...]
     return out
 
 
-__all__ = ["ALPHA", "Proposal", "active_coordinates", "estimate"]
+__all__ = ["ALPHA", "MixtureProposal", "Proposal", "active_coordinates", "estimate"]

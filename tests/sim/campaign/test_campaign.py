@@ -109,3 +109,49 @@ def test_a_failing_case_is_shrunk_toward_the_defaults_and_written_as_a_test(tmp_
     text = path.read_text()
     assert "Case('walk', 282787023, " in text and "def test_case_" in text
     compile(text, str(path), "exec")
+
+
+def _plateau_rows(cases):
+    """Synthetic margins (no simulation). Scenario "a": the standoff breaks only for its first parameter above 0.95
+    (5 % of a's cases), fence far. Scenario "b": the fence margin sits on a plateau at 0.5 m (as leave_fence's
+    does by design), standoff far."""
+    from sim.campaign.family import unit_point
+
+    out = []
+    for i, c in enumerate(cases):
+        u = unit_point(c.params)
+        standoff, fence = (10.0 * (0.95 - u[0]), 5.0) if c.scenario == "a" else (5.0, 0.5 + 0.01 * u[1])
+        out.append({"id": str(i), "scenario": c.scenario, "params": c.params,
+                    "margins": {"standoff_m": standoff, "fence_m": fence, "disengaged_commands": 0, "mission": 1}})
+    return out
+
+
+def test_one_search_per_invariant_is_not_held_by_another_invariants_plateau() -> None:
+    """Over six seeds at 200 cases each: a single search on the worst margin mostly settles on "b"'s 0.5 m fence
+    plateau (its elite is then all "b"); the standoff search of the per-invariant pair, sharing the same budget,
+    always goes to "a" and finds the standoff failures in more seeds and more often, while the pair's fence search
+    still finds the plateau."""
+    from sim.campaign.search import CrossEntropySearch, compare, per_invariant, run_search, run_searches
+
+    held, single_failures, pair_failures, pair_found = 0, 0, 0, 0
+    for seed in range(6):
+        single = CrossEntropySearch(["a", "b"], seed=seed)
+        one = compare(run_search(single, 200, _plateau_rows))["by_invariant"]
+        pair = per_invariant(["a", "b"], seed=seed)
+        rows = run_searches(pair, 200, _plateau_rows)
+        both = compare(rows)["by_invariant"]
+        assert len(rows) == 200 and [s.objective for s in pair] == ["standoff_m", "fence_m"]
+        assert pair[0].scenario_p[0] > 0.8 and pair[0].mean[0] > 0.8  # the standoff search went to "a", u0 high
+        assert both["fence_m"]["worst_margin_m"] == pytest.approx(0.5, abs=0.011)  # the plateau, found
+        held += single.scenario_p[1] > 0.8
+        single_failures += one["standoff_m"]["failures"]
+        pair_failures += both["standoff_m"]["failures"]
+        pair_found += both["standoff_m"]["failures"] > 0
+    assert held >= 3 and pair_found >= 5 and pair_failures > 1.5 * single_failures
+
+
+def test_a_search_refuses_an_unknown_objective() -> None:
+    from sim.campaign.search import CrossEntropySearch
+
+    with pytest.raises(ValueError, match="objective 'speed'"):
+        CrossEntropySearch(["walk"], seed=0, objective="speed")

@@ -243,6 +243,10 @@ def test_the_cli_runs_cem_and_importance_sampling(tmp_path, capsys) -> None:
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["importance"]["cases"] == 2 and len(summary["importance"]["case_ids"]) == 2
+    fal = summary["falsification"]  # one search per safety invariant, both figures per search
+    assert set(fal["cem_final_mean"]) == {"standoff_m", "fence_m"} and fal["cem"]["cases"] == 2
+    assert set(fal["random"]["by_invariant"]) == set(fal["cem"]["by_invariant"]) == {"standoff_m", "fence_m"}
+    assert "    standoff_m" in out and "    fence_m" in out
 
 
 def test_cem_learns_which_scenario_comes_closest_and_importance_weights_undo_it() -> None:
@@ -268,6 +272,31 @@ def test_cem_learns_which_scenario_comes_closest_and_importance_weights_undo_it(
     cases = search.cases_at(points, scen)
     est = estimate(q.weights(points, scen), np.array([margin(c) for c in cases]))
     assert est["p_fail"] == pytest.approx(1 / 60, rel=0.25) and est["effective_sample_size"] > 200
+
+
+def test_a_mixture_of_the_searches_proposals_weighs_back_to_the_nominal_probability() -> None:
+    """Two searches' proposals (one narrowed on the first parameter near 0, one on the second near 1) in an equal
+    mixture with the nominal share: the failure region is the union of both corners (nominal probability
+    0.05 + 0.05 - 0.0025); the weighted estimate lands on it and no weight exceeds 1 / alpha."""
+    from sim.campaign.importance import MixtureProposal
+
+    d = len(RANGES)
+    m1, m2 = np.full(d, 0.5), np.full(d, 0.5)
+    m1[0], m2[1] = 0.02, 0.98
+    a1, a2 = np.zeros(d, bool), np.zeros(d, bool)
+    a1[0], a2[1] = True, True
+    q = MixtureProposal((Proposal(m1, np.full(d, 0.05), 0.9, a1), Proposal(m2, np.full(d, 0.05), 0.9, a2)), 0.2)
+    rng = np.random.default_rng(4)
+    u, scen = q.sample_with_scenarios(rng, 4000)
+    assert u.shape == (4000, d) and ((u >= 0) & (u <= 1)).all() and (scen == 0).all()
+    failed = (u[:, 0] < 0.05) | (u[:, 1] > 0.95)
+    assert failed.mean() > 0.4  # the proposal concentrates on the failures (nominal: under 0.1)
+    w = q.weights(u, scen)
+    assert w.max() <= 1 / 0.2 + 1e-9
+    est = estimate(w, np.where(failed, -1.0, 1.0))
+    assert est["p_fail"] == pytest.approx(0.05 + 0.05 - 0.0025, rel=0.15)
+    with pytest.raises(ValueError, match="no component"):
+        MixtureProposal(())
 
 
 def test_a_campaign_shrinks_its_safety_failures_first_and_skips_foreseen_mission_failures(tmp_path,

@@ -65,8 +65,12 @@ def test_the_statistics_falsification_and_verdict_tables_carry_the_right_numbers
     summary["falsification"] = {"random": {"cases": 4, "failures": 1, "simulations_to_first_failure": 2,
                                            "worst_margin_m": -0.75, "worst_scenario": "walk", "worst_case": "bbb"},
                                 "cem": {"cases": 4, "failures": 3, "simulations_to_first_failure": 1,
-                                        "worst_margin_m": -2.5, "worst_scenario": "walk", "worst_case": "zzz"},
-                                "cem_final_mean": [0.5, 0.4]}
+                                        "worst_margin_m": -2.5, "worst_scenario": "walk", "worst_case": "zzz",
+                                        "by_invariant": {"fence_m": {"failures": 2, "simulations_to_first_failure": 3,
+                                                                     "worst_margin_m": -0.125,
+                                                                     "worst_scenario": "leave_fence",
+                                                                     "worst_case": "yyy"}}},
+                                "cem_final_mean": {"standoff_m": [0.5, 0.4]}}
     page = render_report(ROWS, summary)
     assert_self_contained(page)
     stats = re.search(r'<table id="stats-table">.*?</table>', page, re.S).group(0)
@@ -78,8 +82,11 @@ def test_the_statistics_falsification_and_verdict_tables_carry_the_right_numbers
     assert f"{upper_bound(0, 4):.5f}" in re.search(r'<tr data-invariant="fence_m">.*?</tr>', stats, re.S).group(0)
 
     fal = re.search(r'<table id="falsification-table">.*?</table>', page, re.S).group(0)
-    cem = re.search(r'<tr data-search="cem">.*?</tr>', fal, re.S).group(0)
+    cem = re.search(r'<tr data-search="cem" data-invariant="worst">.*?</tr>', fal, re.S).group(0)
     assert "-2.5000" in cem and ">3<" in cem and "cem_final_mean" in page
+    fence = re.search(r'<tr data-search="cem" data-invariant="fence_m">.*?</tr>', fal, re.S).group(0)
+    assert "-0.1250" in fence and ">2<" in fence and "leave_fence" in fence and ">4<" in fence  # cases: the search's
+    assert 'data-search="cem_final_mean"' not in fal  # not a search: listed below the table
 
     # side by side: a safe case that did not do its job is not a pass
     verdicts = re.search(r'<table id="verdicts-table">.*?</table>', page, re.S).group(0)
