@@ -37,9 +37,11 @@ testdata: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q -n 2 -m "not sitl"
 
-## sitl: fly the real ArduCopter SITL (../shared/sitl) in network namespaces, one run at a time (real time)
+## sitl: fly the real ArduCopter SITL (../shared/sitl) in network namespaces: the real-time flights two at a time
+## (each in its own namespace; mostly waiting on the clock), then the faster-than-real-time one alone
 sitl: $(STAMP)
-	$(VENV)/bin/pytest -q -m sitl -rs
+	$(VENV)/bin/pytest -q -m "sitl and not sitl_alone" -rs -n 2
+	$(VENV)/bin/pytest -q -m sitl_alone -rs
 
 ## campaign-ci: a 200-case safety campaign (2 workers, ~4 min): no safety failure, no unforeseen mission failure
 CAMPAIGN_CI := runs/campaign/ci-$(shell date -u +%Y%m%dT%H%M%S)

@@ -225,6 +225,7 @@ def test_a_breach_of_the_autopilots_own_fence_is_handled_by_its_fence_action() -
 
 
 @pytest.mark.sitl
+@pytest.mark.sitl_alone  # at 5x its control rate needs a core: beside two other flights it fell to 16.7 Hz
 def test_the_stack_follows_on_the_sitls_clock_faster_than_real_time() -> None:
     """SITL at SIM_SPEEDUP 5 from the hand-over, the stack, the crew and the world on its clock: the autopilot's own
     clock (ATTITUDE time_boot_ms) ran 5 times the wall clock, the stack's clock followed it (not the wall clock
