@@ -43,10 +43,10 @@ sitl: $(STAMP)
 	$(VENV)/bin/pytest -q -m "sitl and not sitl_alone" -rs -n 2
 	$(VENV)/bin/pytest -q -m sitl_alone -rs
 
-## campaign-ci: a 200-case safety campaign (2 workers, ~4 min): no safety failure, no unforeseen mission failure
+## campaign-ci: a 500-case safety campaign (2 workers, ~8 min): no safety failure, no unforeseen mission failure
 CAMPAIGN_CI := runs/campaign/ci-$(shell date -u +%Y%m%dT%H%M%S)
 campaign-ci: $(STAMP)
-	$(VENV)/bin/drone-perception campaign --episodes 200 --workers 2 --seed 2026 --report-worst 2 \
+	$(VENV)/bin/drone-perception campaign --episodes 500 --workers 2 --seed 2026 --report-worst 2 \
 		--out $(CAMPAIGN_CI) || true
 	$(PY) tools/check_campaign.py $(CAMPAIGN_CI)
 

@@ -106,7 +106,7 @@ def _falsification_section(summary: dict[str, Any]) -> str:
         return ""
     cols = (("cases", "Cases"), ("failures", "Safety failures"),
             ("simulations_to_first_failure", "Simulations to first failure"),
-            ("worst_margin_m", "Worst safety margin (m)"), ("worst_scenario", "Worst scenario"),
+            ("worst_margin_m", "Worst margin (m)"), ("worst_scenario", "Worst scenario"),
             ("worst_case", "Worst case"))
     out = ["<h2>Falsifier against random search</h2>",
            '<p class="muted">The same budget of simulations for each search; the falsifier runs one search per '
