@@ -84,6 +84,13 @@ class TrackerConfig(_Strict):
         2.0, gt=0.0, le=60.0,
         description="A lost track is deleted after this (s) unseen. Raising it bridges longer occlusions under "
         "the same id (and keeps ghosts longer); lowering it deletes sooner (a returning person gets a new id).")
+    tentative_max_lost_s: float = Field(
+        0.1, ge=0.0, le=5.0,
+        description="How long (s) an unconfirmed (tentative) track may go unmatched and still be confirmed later; "
+        "0 = deleted at its first miss (ByteTrack's rule). The default bridges two missed frames at 20 Hz: the "
+        "shipped detector finds a person ~50 px tall in only about half the frames, and with 0 such a person is "
+        "never confirmed, so never locked. Raising it confirms people seen more sparsely, and clutter more "
+        "easily; lowering it the reverse.")
     min_confirm_hits: int = Field(
         3, ge=1, le=30,
         description="Matched detections (count) a new track needs before it is confirmed and reported; 1 = "

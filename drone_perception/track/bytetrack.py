@@ -13,8 +13,10 @@ Per frame (``update(detections, camera, dt_s)``):
    A pair is admissible when IoU >= ``match_iou``, the class ids agree and, where both the track and the
    detection have a ground position, their squared Mahalanobis distance is within ``ground_gate_chi2``.
    Cost = (1 - IoU) + 0.25 * d2 / ground_gate_chi2 (the ground term only where both are known).
-4. Matched tracks are updated; a tentative track becomes confirmed after ``min_confirm_hits`` hits; an
-   unmatched tentative track is deleted; an unmatched confirmed track becomes LOST and is deleted after
+4. Matched tracks are updated; a tentative track becomes confirmed after ``min_confirm_hits`` hits; a
+   tentative track unmatched for more than ``tentative_max_lost_s`` is deleted (0: at its first miss, as
+   ByteTrack; the default bridges two frames at 20 Hz, so a person a weak detector finds in only some frames can
+   still be confirmed); an unmatched confirmed track becomes LOST and is deleted after
    ``max_lost_s`` seconds unseen. Unmatched high detections start tentative tracks. **Low-score detections
    that match nothing do not start tracks** (ByteTrack's rule); every detection's fate is reported in
    :attr:`ByteTracker.last_assignment`, so none is dropped silently.
@@ -214,7 +216,7 @@ class ByteTracker:
         # unmatched tracks: tentative deleted, confirmed -> lost, lost past max_lost_s deleted
         unmatched = ~matched_rows
         t.state[unmatched & (t.state == _CONFIRMED)] = _LOST
-        keep = ~(unmatched & (t.state == _TENTATIVE))
+        keep = ~(unmatched & (t.state == _TENTATIVE) & (now - t.last_seen_s > cfg.tentative_max_lost_s))
         keep &= ~((t.state == _LOST) & (now - t.last_seen_s > cfg.max_lost_s))
         id_of_row = t.track_id.copy()
         if not keep.all():  # (select copies every column; nothing else holds these arrays)

@@ -45,6 +45,22 @@ def test_tentative_until_min_confirm_hits(hits: int) -> None:
     assert out.track_id.tolist() == [1, 2]
 
 
+@pytest.mark.parametrize(("gap_s", "confirmed"), [(0.0, False), (0.1, True)])
+def test_a_tentative_track_survives_a_missed_frame_within_tentative_max_lost_s(gap_s: float,
+                                                                               confirmed: bool) -> None:
+    """Hit, miss, hit, hit: with tentative_max_lost_s 0 (ByteTrack's rule) the miss deletes the tentative track
+    and the next hits start a new one (id 2, still tentative); within the gap the same track is confirmed."""
+    tr = ByteTracker(TrackerConfig.model_validate({"min_confirm_hits": 3, "tentative_max_lost_s": gap_s}))
+    tr.update(_det(_walk(0)[:1], [0.9], 0.0), None, 0.0)
+    tr.update(_det(np.zeros((0, 4)), [], DT), None, DT)  # the detector missed the person in this frame
+    tr.update(_det(_walk(2)[:1], [0.9], 2 * DT), None, DT)
+    out = tr.update(_det(_walk(3)[:1], [0.9], 3 * DT), None, DT)
+    if confirmed:
+        assert out.track_id.tolist() == [1] and out.state.tolist() == [TrackState.CONFIRMED]
+    else:
+        assert out.track_id.tolist() == [2] and out.state.tolist() == [TrackState.TENTATIVE]
+
+
 def test_lost_track_is_kept_max_lost_s_then_removed_and_can_be_recovered() -> None:
     cfg = TrackerConfig.model_validate({"max_lost_s": 0.5, "min_confirm_hits": 1})
     tr = ByteTracker(cfg)

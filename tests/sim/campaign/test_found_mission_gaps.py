@@ -1,7 +1,7 @@
 """Mission failures a campaign found that the envelope's mission warnings did not foresee, shrunk, and kept as
 strict expected failures: each documents a gap in what the stack can do (not a safety failure: every safety margin
 of these cases is positive). When a change closes the gap the test passes, strict xfail turns that into a failure,
-and the marker comes off: the case is then an ordinary regression test.
+and the marker comes off: the case is then an ordinary regression test (as ce3c7c9dd347 now is).
 
 91dc4bc03c89 (``campaign --loop mavlink --episodes 200 --seed 48`` at 63a3744), shrunk in 36 simulations to
 fd6a56be963c: walk_toward on the MAVLink loop, no fault, four standing bystanders, standoff 14.7 m, follow 19.5 m.
@@ -18,6 +18,11 @@ The outage falls on the first lock (without it follow starts moving at 3.75 s; t
 10 % of the engaged periods, 57 % without the fault) and the scripted crew's re-clicks find no track to lock, so
 only holds are sent. Without the fault, or without the bystanders, it passes with ~1,150 motion commands. A crew
 that re-frames the shot (flies the subject back into view) would close it.
+**Closed** (2026-12-02) by ``TrackerConfig.tentative_max_lost_s`` (0.1 s): the subject stayed in the image the whole
+run, but at ~49 px tall the calibrated detector finds it in about half the frames, and a tentative track deleted at
+its first miss never reached its third hit, so there was never a confirmed track under the crew's click (1,181
+clicks refused). Bridging two missed frames, the first lock forms, follow sends 1,158 motion commands and the
+subject is in view 55 % of the engaged periods.
 """
 
 from __future__ import annotations
@@ -56,8 +61,14 @@ def test_the_gap_is_safe(case_id: str) -> None:
     assert row["margins"]["disengaged_commands"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="mission gaps found by the campaign (see the module docstring)")
-@pytest.mark.parametrize("case_id", list(GAPS))
+#: Gaps still open: their mission test is a strict expected failure.
+OPEN = {"fd6a56be963c"}
+
+
+@pytest.mark.parametrize("case_id", [
+    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="a mission gap found by the campaign (see the "
+                                                               "module docstring)")) if c in OPEN else c
+    for c in GAPS])
 def test_the_gap_case_does_its_job(case_id: str) -> None:
     row = run_case(GAPS[case_id], "regression")
     assert row["margins"]["mission"] >= 0, (row["failures"], row["subject_in_view_share"])
