@@ -4,7 +4,8 @@ The nominal distribution ``p`` of a campaign is uniform on the unit cube of the 
 (``family.RANGES``; the scenario in turn and the seed are drawn the same way under both distributions, so they
 cancel in the weights). The proposal ``q`` is the cross-entropy search's final Gaussian, truncated to the cube
 (so its density is exact, unlike clipping), mixed with ``p`` itself ("defensive" importance sampling, Hesterberg
-1995): ``q = alpha p + (1 - alpha) N_trunc(mean, sigma)``. Each weight ``w = p / q`` is then at most ``1 / alpha``,
+1995): ``q = alpha p + (1 - alpha) N_trunc(mean, sigma)``; with one search per invariant, :class:`MixtureProposal`
+takes the equal mixture of their Gaussians in place of the one. Each weight ``w = p / q`` is then at most ``1 / alpha``,
 so no single case can dominate the estimate, whatever the search learnt.
 
 The estimate of P(margin < 0) is ``mean(w * failed)`` over cases drawn from ``q``, with its standard error and
