@@ -213,7 +213,7 @@ class ByteTracker:
             t.state[promote] = _CONFIRMED
             self._update_ground(rows_m, dets_m, det_pos, det_cov, det_valid, det_range, det_xyxy, camera)
 
-        # unmatched tracks: tentative deleted, confirmed -> lost, lost past max_lost_s deleted
+        # unmatched tracks: tentative past tentative_max_lost_s deleted, confirmed -> lost, lost past max_lost_s deleted
         unmatched = ~matched_rows
         t.state[unmatched & (t.state == _CONFIRMED)] = _LOST
         keep = ~(unmatched & (t.state == _TENTATIVE) & (now - t.last_seen_s > cfg.tentative_max_lost_s))
