@@ -23,6 +23,13 @@ run, but at ~49 px tall the calibrated detector finds it in about half the frame
 its first miss never reached its third hit, so there was never a confirmed track under the crew's click (1,181
 clicks refused). Bridging two missed frames, the first lock forms, follow sends 1,158 motion commands and the
 subject is in view 55 % of the engaged periods.
+
+62a0840dab1e (a 2,000-case campaign, seed 10000, at 276c991), shrunk in 42 simulations to cb651f781c2f: leave_fence on
+the direct loop, no fault, one bystander 7 m out and one hidden behind a tree 2.6 m in radius. The subject walks in
+that tree's shadow as seen from the follow offset: in view 0.07 % of the engaged periods (truth), the lock goes
+SEARCHING at 2 s and LOST at 7 s, the crew's re-click finds nothing, no motion command. The scenario's trees are
+not in the config, so no warning can foresee it; a crew that flies around the tree (or a search that moves to see
+past the occluder, which the stack does not do: it holds) would close it.
 """
 
 from __future__ import annotations
@@ -49,8 +56,18 @@ OUTAGE_BEFORE_THE_FIRST_LOCK = Case("strong_wind", 183171525, {
     "min_standoff_m": 10.0, "wind_dir_rad": 0.0, "wind_mps": 0.0}, "direct")
 
 
+SUBJECT_IN_A_TREES_SHADOW = Case("leave_fence", 1671561096, {
+    "bystander_bearing_rad": 0.1872, "bystander_mode": 0.0, "bystander_range_m": 7.1685, "bystander_speed_mps": 1.4,
+    "bystander_start_s": 0.0, "bystanders": 1.2348, "design_person_speed_mps": 8.0, "detector_miss_scale": 1.0,
+    "fault": 0.0, "fault_duration_s": 0.2, "fault_magnitude": 0.0, "fault_onset_s": 2.0,
+    "follow_distance_m": 19.4776, "gust_mps": 0.0, "height_margin_m": 0.0, "hidden_bystanders": 1.0828,
+    "max_horizontal_speed_mps": 5.0, "min_standoff_m": 10.0, "tree_gap_m": 1.0, "tree_height_m": 8.0,
+    "tree_radius_m": 2.6282, "wind_dir_rad": 0.0, "wind_mps": 0.0}, "direct")
+
+
 #: the shrunk case of each gap, by its id
-GAPS = {"fd6a56be963c": WALK_TOWARD_AT_THE_VIEW_EDGE, "ce3c7c9dd347": OUTAGE_BEFORE_THE_FIRST_LOCK}
+GAPS = {"fd6a56be963c": WALK_TOWARD_AT_THE_VIEW_EDGE, "ce3c7c9dd347": OUTAGE_BEFORE_THE_FIRST_LOCK,
+        "cb651f781c2f": SUBJECT_IN_A_TREES_SHADOW}
 
 
 @pytest.mark.parametrize("case_id", list(GAPS))
@@ -62,7 +79,7 @@ def test_the_gap_is_safe(case_id: str) -> None:
 
 
 #: Gaps still open: their mission test is a strict expected failure.
-OPEN = {"fd6a56be963c"}
+OPEN = {"fd6a56be963c", "cb651f781c2f"}
 
 
 @pytest.mark.parametrize("case_id", [
